@@ -1,0 +1,51 @@
+# crmot: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU wheel where pip offers one (this machine keeps torch 2.13.0+cpu on disk).
+TORCH ?= torch==2.13.0
+
+DATA ?= data/synth
+PRESET ?= demo
+SEED ?= 0
+RUN ?= demo
+SPLIT ?= test
+PROTOCOL ?= crtrack
+
+.PHONY: help install demo data check eval test test-all bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python ## create .venv and install crmot with its test extras (CPU is enough)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[test]"
+
+demo: ## end to end on the synthetic demo world (data + evaluation of GT-derived predictions for now)
+	$(BIN)/crmot demo --data $(DATA) --run runs/$(RUN) --seed $(SEED)
+
+data: ## write the synthetic world: make data [DATA=data/synth] [PRESET=demo|bench] [SEED=0]
+	$(BIN)/crmot data generate $(DATA) --preset $(PRESET) --seed $(SEED)
+
+check: ## validate a dataset root and print its summary: make check DATA=<root>
+	$(BIN)/crmot data check $(DATA)
+
+eval: ## score predictions: make eval GT=<root or per-expression GT> PRED=<pred root>
+	$(BIN)/crmot evaluate --gt $(GT) --pred $(PRED) --split $(SPLIT) --protocol $(PROTOCOL) --json runs/$(RUN)/eval/metrics.json
+
+test: ## fast test suite (what CI runs)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: ## every test, slow ones included
+	$(BIN)/python -m pytest -q
+
+bench: ## benchmarks; results land in benchmarks/results/*.json
+	$(BIN)/python benchmarks/bench_eval.py
+
+clean: ## remove generated data and runs (never the venv)
+	rm -rf data runs

@@ -1,0 +1,43 @@
+"""The one place for constants shared by stages, metrics and the dataset layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Folder holding the YAML configs shipped with the package (``conf/`` at the repo top links here).
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+
+#: CRTrack splits.
+SPLITS = ("train", "test")
+
+#: Views are folders ``<Scene>_View<K>``, ordered by K.
+VIEW_PREFIX = "View"
+
+#: Separator between an expression's name and its ids in ``tackled_text`` (the LAST one counts).
+EXPRESSION_ID_SEPARATOR = ".:"
+
+#: IoU a predicted box needs with a ground-truth box to count as a match (CLEAR MOT and IDF1).
+IOU_THRESHOLD = 0.5
+
+#: The only object category of CRTrack; stage 1 prompts foundation models with it.
+CATEGORY = "person"
+
+#: Columns written after the box in ground-truth rows (conf, class, visibility), as CRTrack does.
+GT_TAIL = (1, 1, 1)
+
+#: Columns written after the score in prediction rows, as the official tool expects.
+PRED_TAIL = (-1, -1, -1)
+
+#: Colour names used by CRTrack expressions, with the RGB the synthetic world paints them in.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "black": (28, 28, 30),
+    "blue": (40, 70, 190),
+    "gray": (128, 128, 128),
+    "white": (232, 232, 228),
+    "red": (200, 30, 35),
+    "yellow": (235, 210, 40),
+    "green": (40, 150, 60),
+    "pink": (240, 140, 180),
+    "purple": (120, 50, 160),
+    "orange": (245, 130, 20),
+}

@@ -1,0 +1,38 @@
+"""Lazy access to the frames of a view: nothing is decoded until asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from crmot.data.crtrack import View
+from crmot.data.errors import CRTrackFormatError
+
+
+def read_frame(view: View, frame: int) -> np.ndarray:
+    """RGB uint8 (H, W, 3) of 1-based ``frame``; a missing or corrupt file is a clear error."""
+    path = view.frame_path(frame)
+    try:
+        with Image.open(path) as image:
+            rgb = np.asarray(image.convert("RGB"))
+    except FileNotFoundError:
+        raise CRTrackFormatError(path, f"frame {frame} of {view.folder_name} not found") from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise CRTrackFormatError(path, f"cannot decode frame {frame}: {err}") from None
+    expected = (view.seqinfo.height, view.seqinfo.width)
+    if rgb.shape[:2] != expected:
+        raise CRTrackFormatError(path, f"frame is {rgb.shape[1]}x{rgb.shape[0]}, seqinfo.ini says {expected[1]}x{expected[0]}")
+    return rgb
+
+
+def iter_windows(view: View, window: int, start: int = 1, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(first_frame, frames[T, H, W, 3])`` windows of at most ``window`` frames.
+
+    Memory stays bounded by the window, whatever the video's length.
+    """
+    stop = view.num_frames if stop is None else stop
+    for first in range(start, stop + 1, window):
+        last = min(first + window - 1, stop)
+        yield first, np.stack([read_frame(view, f) for f in range(first, last + 1)])

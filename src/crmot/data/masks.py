@@ -1,0 +1,70 @@
+"""Instance masks as COCO run-length encoding (pycocotools), one JSON object per line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from crmot.data.errors import CRTrackFormatError
+from crmot.io import atomic_write_text
+
+
+def encode(mask: np.ndarray) -> dict:
+    """COCO RLE of one boolean (H, W) mask, with ``counts`` as a str so it serialises to JSON."""
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def decode(rle: dict) -> np.ndarray:
+    return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
+
+
+def area(rles: list[dict]) -> np.ndarray:
+    if not rles:
+        return np.zeros(0)
+    return mask_utils.area([_coco(r) for r in rles]).astype(np.float64)
+
+
+def iou(a: list[dict], b: list[dict]) -> np.ndarray:
+    """Pairwise mask IoU (len(a), len(b)), computed on the RLEs without decoding."""
+    if not a or not b:
+        return np.zeros((len(a), len(b)))
+    return mask_utils.iou([_coco(r) for r in a], [_coco(r) for r in b], [0] * len(b))
+
+
+def to_boxes(rles: list[dict]) -> np.ndarray:
+    """Tight xywh boxes of the masks."""
+    if not rles:
+        return np.zeros((0, 4))
+    return mask_utils.toBbox([_coco(r) for r in rles]).astype(np.float64)
+
+
+def write_jsonl(path: str | os.PathLike, rles: list[dict]) -> None:
+    atomic_write_text(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rles))
+
+
+def read_jsonl(path: str | os.PathLike, expected_rows: int | None = None) -> list[dict]:
+    """Read a masks file; ``expected_rows`` checks it holds one mask per row of its gt.txt."""
+    path = Path(path)
+    rles = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rle = json.loads(line)
+            if not (isinstance(rle, dict) and len(rle["size"]) == 2 and isinstance(rle["counts"], str)):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            raise CRTrackFormatError(path, "expected a COCO RLE object {\"size\": [h, w], \"counts\": str}", number) from None
+        rles.append(rle)
+    if expected_rows is not None and len(rles) != expected_rows:
+        raise CRTrackFormatError(path, f"{len(rles)} masks for {expected_rows} rows of gt.txt")
+    return rles
+
+
+def _coco(rle: dict) -> dict:
+    return {"size": rle["size"], "counts": rle["counts"].encode("ascii")}

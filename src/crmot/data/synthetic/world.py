@@ -1,0 +1,152 @@
+"""Write a complete CRTrack-format root of synthetic scenes (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from crmot.data import masks
+from crmot.data.crtrack import (
+    SeqInfo,
+    gt_tracks,
+    view_dir,
+    write_calibration,
+    write_descriptions,
+    write_expressions,
+    write_view,
+)
+from crmot.data.synthetic.camera import Camera, sample_cameras
+from crmot.data.synthetic.config import WorldConfig
+from crmot.data.synthetic.language import describe, scene_expressions
+from crmot.data.synthetic.people import Person, sample_people
+from crmot.data.synthetic.render import (
+    Pillar,
+    dog_drawable,
+    finish,
+    paint,
+    person_drawable,
+    pillar_drawable,
+    render_background,
+    visible_people,
+)
+from crmot.io import atomic_write_bytes, atomic_write_json
+
+SCENE_NAMES = ("Plaza", "Campus", "Market", "Station", "Harbor", "Garden", "Square", "Bridge", "Court", "Park")
+GENERATOR = "crmot.data.synthetic"
+
+
+@dataclass(frozen=True)
+class SceneWorld:
+    """Everything needed to render one scene: its people, cameras and static occluders."""
+
+    name: str
+    split: str
+    seed: tuple[int, ...]
+    people: list[Person]
+    cameras: list[Camera]
+    pillars: list[Pillar]
+
+
+def plan_world(config: WorldConfig, seed: int) -> list[SceneWorld]:
+    """Draw every scene of both splits; deterministic in (config, seed)."""
+    scenes = []
+    names = iter(f"{name}{i}" for i in range(1, 100) for name in SCENE_NAMES)
+    for split, count in (("train", config.train_scenes), ("test", config.test_scenes)):
+        for index in range(count):
+            scene_seed = (seed, 0 if split == "train" else 1, index)
+            rng = np.random.default_rng(scene_seed)
+            views = int(rng.integers(config.views[0], config.views[1] + 1))
+            people = sample_people(rng, int(rng.integers(config.people[0], config.people[1] + 1)),
+                                   config.frames, config.frame_rate, config.area)
+            cameras = sample_cameras(rng, views, *config.image_size, config.area)
+            half = np.array(config.area) / 2
+            pillars = [Pillar(rng.uniform(-half, half), float(rng.uniform(0.35, 0.6)), float(rng.uniform(2.2, 3.2)),
+                              tuple(int(c) for c in rng.uniform(60, 160, size=3))) for _ in range(config.occluders)]
+            scenes.append(SceneWorld(next(names), split, scene_seed, people, cameras, pillars))
+    return scenes
+
+
+def generate(root: str | os.PathLike, config: WorldConfig, seed: int = 0, workers: int | None = None) -> dict:
+    """Write the world under ``root`` and return a summary; identical bytes for identical inputs."""
+    root = Path(root)
+    started = time.perf_counter()
+    scenes = plan_world(config, seed)
+    jobs = [(root, config, scene, k) for scene in scenes for k in range(1, len(scene.cameras) + 1)]
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            rows = list(pool.map(_write_view_star, jobs))
+    else:
+        rows = [_write_view_star(job) for job in jobs]
+    for scene in scenes:
+        rng = np.random.default_rng((*scene.seed, 7))
+        write_expressions(root, scene.split, scene.name, scene_expressions(scene.name, scene.people, config.expressions_per_scene, rng))
+        write_descriptions(root, scene.split, scene.name, {p.pid: describe(p) for p in scene.people})
+        write_calibration(root, scene.name, {
+            "units": "metres",
+            "ground_area": [[-config.area[0] / 2, -config.area[1] / 2], [config.area[0] / 2, config.area[1] / 2]],
+            "views": {f"View{k}": cam.to_json() for k, cam in enumerate(scene.cameras, start=1)},
+        })
+    summary = {
+        "generator": GENERATOR,
+        "seed": seed,
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()},
+        "scenes": {s.name: {"split": s.split, "views": len(s.cameras), "people": len(s.people)} for s in scenes},
+        "gt_boxes": int(sum(rows)),
+    }
+    atomic_write_json(root / "world.json", summary)
+    summary["seconds"] = time.perf_counter() - started
+    return summary
+
+
+def _write_view_star(job) -> int:
+    return write_view_frames(*job)
+
+
+def write_view_frames(root: Path, config: WorldConfig, scene: SceneWorld, k: int) -> int:
+    """Render and write one view: frames, gt.txt, masks.jsonl, seqinfo.ini. Returns the GT row count."""
+    camera = scene.cameras[k - 1]
+    folder = f"{scene.name}_View{k}"
+    img_dir = view_dir(root, scene.split, scene.name, k) / "img1"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    background = render_background(camera)
+    frame_numbers = np.arange(1, config.frames + 1, dtype=np.float64)
+    motion = [p.positions(frame_numbers) for p in scene.people]
+    frames, ids, boxes, rles = [], [], [], []
+    for t in range(config.frames):
+        drawables = [d for pillar in scene.pillars if (d := pillar_drawable(camera, pillar))]
+        for person, (xy, direction, present) in zip(scene.people, motion):
+            if not present[t]:
+                continue
+            if d := person_drawable(camera, person, xy[t], direction[t]):
+                drawables.append(d)
+            if person.companion == "dog" and (d := dog_drawable(camera, person, xy[t], direction[t])):
+                drawables.append(d)
+        image, id_map, silhouette = paint(camera, background, drawables)
+        rgb = finish(camera, image, np.random.default_rng((*scene.seed, k, t)))
+        atomic_write_bytes(img_dir / f"{folder}_{t + 1:06d}.jpg", _jpeg(rgb, config.jpeg_quality))
+        for seen in visible_people(id_map, silhouette):
+            frames.append(t + 1)
+            ids.append(seen.pid)
+            boxes.append(seen.box)
+            rles.append(masks.encode(seen.mask))
+    gt = gt_tracks(np.array(frames), np.array(ids), np.array(boxes, dtype=np.float64).reshape(-1, 4))
+    order = np.lexsort((gt.ids, gt.frames))
+    seqinfo = SeqInfo(name=folder, frame_rate=config.frame_rate, seq_length=config.frames,
+                      width=camera.width, height=camera.height)
+    write_view(root, scene.split, scene.name, k, seqinfo, gt.select(order))
+    masks.write_jsonl(view_dir(root, scene.split, scene.name, k) / "gt" / "masks.jsonl", [rles[i] for i in order])
+    return len(gt)
+
+
+def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
