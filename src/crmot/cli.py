@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except (CRTrackFormatError, FileNotFoundError, ValueError) as err:
-        console.print(f"[bold red]error:[/] {err}")
+        print(f"error: {err}", file=sys.stderr)  # plain and unwrapped: paths stay copyable
         return 2
 
 

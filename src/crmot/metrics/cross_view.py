@@ -30,12 +30,13 @@ class _CrossViewMetric(Metric):
         for name in self.count_names:
             self.add_state(name, torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
 
-    def update(self, gt_views: dict[int, Tracks], pred_views: dict[int, Tracks]) -> None:
-        """Score one expression given its per-view GT and prediction rows."""
-        self.update_score(score_sequence(gt_views, pred_views, self.protocol, per_view=False))
-
-    def update_score(self, score: SequenceScore) -> None:
-        """Add an expression already scored (the evaluator scores once and feeds both metrics)."""
+    def update(self, gt_views: dict[int, Tracks] | SequenceScore, pred_views: dict[int, Tracks] | None = None) -> None:
+        """Add one expression: its per-view GT and prediction rows, or a ``SequenceScore`` already
+        computed by :func:`score_sequence` (the evaluator scores once and feeds both metrics)."""
+        if isinstance(gt_views, SequenceScore):
+            score = gt_views
+        else:
+            score = score_sequence(gt_views, pred_views or {}, self.protocol, per_view=False)
         self.score_sum += self._score(score)
         self.num_sequences += 1
         for name, value in self._counts(score).items():

@@ -61,8 +61,8 @@ def build_report(scores: dict[str, SequenceScore], protocol: Protocol) -> dict:
     def mean_of(names: list[str]) -> dict:
         idf1, mota = CVRIDF1(protocol), CVRMA(protocol)
         for name in names:
-            idf1.update_score(scores[name])
-            mota.update_score(scores[name])
+            idf1.update(scores[name])
+            mota.update(scores[name])
         return {"CVRIDF1": float(idf1.compute()), "CVRMA": float(mota.compute()), "num_expressions": len(names)}
 
     names = sorted(scores)

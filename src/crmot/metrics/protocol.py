@@ -75,7 +75,8 @@ def prepare(gt_views: dict[int, Tracks], pred_views: dict[int, Tracks], protocol
         gt, pred = _concat(gts), _concat(preds)
         if official:
             pred = _dlmwrite_roundtrip(pred)
-            pred = pred.select((pred.frames >= 1) & (pred.frames <= gt.frames.max(initial=np.iinfo(np.int64).max)))
+            last_gt = gt.frames.max() if len(gt) else np.iinfo(np.int64).max
+            pred = pred.select((pred.frames >= 1) & (pred.frames <= last_gt))
             _check_no_merged_rows(pred)
         sequences.append(Sequence(gt=gt, pred=pred))
     return sequences[0], sequences[1]
