@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,19 +24,22 @@ class Tracks:
     frames: np.ndarray
     ids: np.ndarray
     boxes: np.ndarray
-    tail: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    tail: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.frames)
-        if self.tail.shape[0] != n:
+        if self.tail is None:
             object.__setattr__(self, "tail", np.zeros((n, 0), dtype=np.float64))
+        if not (len(self.ids) == len(self.boxes) == len(self.tail) == n and self.boxes.shape[1:] == (4,)):
+            raise ValueError(f"Tracks columns differ in length: frames {n}, ids {len(self.ids)}, "
+                             f"boxes {self.boxes.shape}, tail {self.tail.shape}")
 
     def __len__(self) -> int:
         return len(self.frames)
 
     @classmethod
     def empty(cls) -> "Tracks":
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros((0, 0)))
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)))
 
     @classmethod
     def from_table(cls, table: np.ndarray) -> "Tracks":
