@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +44,14 @@ def parse_table(text: str, path: str | os.PathLike, min_columns: int) -> np.ndar
         )
     if columns < min_columns:
         raise CRTrackFormatError(path, f"expected at least {min_columns} values per row, found {columns}", keep[0] + 1)
-    try:
-        values = np.array(",".join(lines).split(","), dtype=np.float64)
+    try:  # numpy stops (older: warns, newer: raises) at the first token that is no number
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            values = np.fromstring(",".join(lines), dtype=np.float64, sep=",")
     except ValueError:
-        raise _first_bad_value(lines, keep, path) from None
+        values = np.zeros(0)
+    if values.size != len(lines) * columns:
+        raise _first_bad_value(lines, keep, path)
     table = values.reshape(len(lines), columns)
     if not np.isfinite(table).all():
         i = int(np.flatnonzero(~np.isfinite(table).all(axis=1))[0])
