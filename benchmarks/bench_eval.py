@@ -26,7 +26,7 @@ from crmot.data.synthetic import generate, load_preset  # noqa: E402
 from crmot.data.tracks import Tracks  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.data.crtrack import load_predictions  # noqa: E402
-from crmot.metrics import evaluate, score_sequence  # noqa: E402
+from crmot.metrics import evaluate, score_sequences  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "eval.json"
 
@@ -84,8 +84,9 @@ def main() -> None:
             return min(times)
 
         full = best(lambda: evaluate(args.data, pred_root))
-        cross_view_only = best(lambda: [score_sequence(g, predictions[n], per_view=False) for n, g in ground_truth.items()])
-        with_per_view = best(lambda: [score_sequence(g, predictions[n]) for n, g in ground_truth.items()])
+        items = [(g, predictions.get(n, {})) for n, g in ground_truth.items()]
+        cross_view_only = best(lambda: score_sequences(items, per_view=False))
+        with_per_view = best(lambda: score_sequences(items))
         report = evaluate(args.data, pred_root)
     result = {
         "benchmark": "cross-view evaluation (CVRIDF1 + CVRMA), protocol crtrack",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from crmot.data.tracks import Tracks
-from crmot.metrics import CVRIDF1, CVRMA, clear_counts, identity_counts, prepare, score_sequence
+from crmot.metrics import CVRIDF1, CVRMA, clear_counts, identity_counts, prepare, score_sequence, score_sequences
 from crmot.metrics.protocol import fixed2, hundredths, round_significant
 
 from conftest import tracks
@@ -173,3 +173,15 @@ def test_metric_states_are_sums_that_merge_like_ddp_ranks():
     mota.update(GT, swapped)
     assert float(mota.compute()) == pytest.approx((100 + 8.333333333) / 2)
     assert int(mota.IDSW) == 22
+
+
+@pytest.mark.parametrize("protocol", ["crtrack", "strict"])
+def test_scoring_a_batch_equals_scoring_each_sequence_alone(protocol):
+    items = [(GT, {1: _relabel(GT[1], {1: 7, 2: 9}), 2: _relabel(GT[2], {1: 9, 2: 7})}), (GT, {})]
+    for seed in range(6):
+        gt, pred = _noisy(seed)
+        items.append(({1: gt, 2: gt.select(gt.frames > 5)}, {1: pred, 2: pred.select(pred.frames < 30)}))
+    batched = score_sequences(items, protocol)
+    for item, together in zip(items, batched):
+        alone = score_sequence(*item, protocol)
+        assert together == alone

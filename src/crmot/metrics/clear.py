@@ -21,6 +21,7 @@ from scipy.optimize import linear_sum_assignment
 from crmot.constants import IOU_THRESHOLD
 from crmot.data.tracks import Tracks
 from crmot.metrics.matching import FramePairs, frame_pairs, is_match
+from crmot.metrics.protocol import Batch, single_batch
 
 _TIE_BREAK = 1e-9
 
@@ -63,20 +64,34 @@ class ClearCounts:
         return 100.0 * self.TP / (self.TP + self.FP) if self.TP + self.FP else 0.0
 
 
-def clear_counts(gt: Tracks, pred: Tracks, pairs: FramePairs | None = None, *,
-                 official_track_classes: bool = True, threshold: float = IOU_THRESHOLD) -> ClearCounts:
-    """CLEAR MOT counts. ``official_track_classes`` reproduces the devkit's MT/PT/ML quirk."""
+def clear_counts(gt: Tracks, pred: Tracks, *, official_track_classes: bool = True,
+                 threshold: float = IOU_THRESHOLD) -> ClearCounts:
+    """CLEAR MOT counts of one sequence. ``official_track_classes`` reproduces the devkit's MT/PT/ML quirk."""
+    return clear_counts_batch(single_batch(gt, pred), official_track_classes=official_track_classes,
+                              threshold=threshold)[0]
+
+
+def clear_counts_batch(batch: Batch, pairs: FramePairs | None = None, *, official_track_classes: bool = True,
+                       threshold: float = IOU_THRESHOLD) -> list[ClearCounts]:
+    """CLEAR MOT counts of every sequence of a batch, computed in one pass over all rows."""
+    gt, pred = batch.gt, batch.pred
     pairs = frame_pairs(gt, pred) if pairs is None else pairs
     candidates = pairs.select(is_match(pairs.iou, threshold))
     match_gt, match_pred = _match(gt, pred, candidates)
-    distance = 1.0 - _pair_iou(candidates, match_gt, match_pred)
-    tp = len(match_gt)
-    idsw = _id_switches(gt, pred, match_gt, match_pred)
-    mt, pt, ml, fm, num_ids = _track_classes(gt, pred, match_gt, official_track_classes)
-    return ClearCounts(
-        TP=tp, FP=len(pred) - tp, FN=len(gt) - tp, IDSW=idsw, FM=fm, MT=mt, PT=pt, ML=ml,
-        num_gt=len(gt), num_pred=len(pred), num_gt_ids=num_ids, total_distance=float(distance.sum()),
-    )
+    match_seq = batch.gt_seq[match_gt]
+    size = batch.size
+
+    def per_seq(seq: np.ndarray, weights=None) -> np.ndarray:
+        return np.bincount(seq, weights=weights, minlength=size)
+
+    tp = per_seq(match_seq)
+    distance = per_seq(match_seq, 1.0 - _pair_iou(candidates, match_gt, match_pred))
+    idsw = per_seq(batch.gt_seq[_id_switches(gt, pred, match_gt, match_pred)])
+    id_seq, mt, pt, ml, fragment_ids = _track_classes(batch, match_gt, official_track_classes)
+    num_gt, num_pred = per_seq(batch.gt_seq), per_seq(batch.pred_seq)
+    columns = zip(tp, num_pred - tp, num_gt - tp, idsw, per_seq(id_seq[fragment_ids]), per_seq(id_seq[mt]),
+                  per_seq(id_seq[pt]), per_seq(id_seq[ml]), num_gt, num_pred, per_seq(id_seq[np.unique(gt.ids)]), distance)
+    return [ClearCounts(*(int(v) for v in row[:-1]), total_distance=float(row[-1])) for row in columns]
 
 
 # --------------------------------------------------------------------------- matching
@@ -97,12 +112,13 @@ def _match(gt: Tracks, pred: Tracks, cand: FramePairs) -> tuple[np.ndarray, np.n
 
 
 def _solve_ambiguous(gt, pred, cand, frames, simple, ambiguous_frames):
-    """Run the devkit's sequential rule on the ambiguous frames only."""
+    """Run the devkit's sequential rule on the ambiguous frames only (small lists: plain Python)."""
     order = np.argsort(frames, kind="stable")
     sorted_frames = frames[order]
+    cand_g, cand_p, cand_d = gt.ids[cand.gt_row], pred.ids[cand.pred_row], 1.0 - cand.iou
     simple_matches: dict[int, dict[int, int]] = {}
     solved: dict[int, dict[int, int]] = {}  # frame -> {gt id: pred id}
-    out_gt, out_pred = [], []
+    chosen_rows: list[int] = []
 
     def candidates_in(frame: int) -> np.ndarray:
         lo, hi = np.searchsorted(sorted_frames, [frame, frame + 1])
@@ -114,40 +130,40 @@ def _solve_ambiguous(gt, pred, cand, frames, simple, ambiguous_frames):
         if frame not in simple_matches:
             idx = candidates_in(frame)
             idx = idx[simple[idx]]
-            simple_matches[frame] = dict(zip(gt.ids[cand.gt_row[idx]].tolist(), pred.ids[cand.pred_row[idx]].tolist()))
+            simple_matches[frame] = dict(zip(cand_g[idx].tolist(), cand_p[idx].tolist()))
         return simple_matches[frame]
 
     for frame in ambiguous_frames.tolist():
-        idx = candidates_in(frame)
-        g_ids = gt.ids[cand.gt_row[idx]]
-        p_ids = pred.ids[cand.pred_row[idx]]
-        dist = 1.0 - cand.iou[idx]
+        idx = candidates_in(frame).tolist()
+        g_ids, p_ids, dist = cand_g[idx].tolist(), cand_p[idx].tolist(), cand_d[idx].tolist()
         previous = matches_at(frame - 1)
-        kept = np.array([previous.get(g) == p for g, p in zip(g_ids.tolist(), p_ids.tolist())], dtype=bool)
-        mapping = dict(zip(g_ids[kept].tolist(), p_ids[kept].tolist()))
-        free = ~np.isin(g_ids, g_ids[kept]) & ~np.isin(p_ids, p_ids[kept])
-        mapping.update(_min_cost_max_matching(g_ids[free], p_ids[free], dist[free]))
+        mapping = {g: p for g, p in zip(g_ids, p_ids) if previous.get(g) == p}
+        taken = set(mapping.values())
+        free = [i for i, (g, p) in enumerate(zip(g_ids, p_ids)) if g not in mapping and p not in taken]
+        mapping.update(_min_cost_max_matching([g_ids[i] for i in free], [p_ids[i] for i in free], [dist[i] for i in free]))
         solved[frame] = mapping
-        chosen = np.array([mapping.get(g) == p for g, p in zip(g_ids.tolist(), p_ids.tolist())], dtype=bool)
-        out_gt.append(cand.gt_row[idx[chosen]])
-        out_pred.append(cand.pred_row[idx[chosen]])
-    return np.concatenate(out_gt), np.concatenate(out_pred)
+        chosen_rows.extend(row for row, g, p in zip(idx, g_ids, p_ids) if mapping.get(g) == p)
+    chosen = np.asarray(chosen_rows, dtype=np.int64)
+    return cand.gt_row[chosen], cand.pred_row[chosen]
 
 
-def _min_cost_max_matching(g_ids: np.ndarray, p_ids: np.ndarray, dist: np.ndarray) -> dict[int, int]:
+def _min_cost_max_matching(g_ids: list[int], p_ids: list[int], dist: list[float]) -> dict[int, int]:
     """Most matches first, then least total distance; ties broken like the devkit (row-major uid)."""
-    if not len(g_ids):
-        return {}
-    rows, row_index = np.unique(g_ids, return_inverse=True)
-    cols, col_index = np.unique(p_ids, return_inverse=True)
+    rows, cols = sorted(set(g_ids)), sorted(set(p_ids))
+    if len(rows) == len(cols) == len(g_ids):  # no object has two candidates: nothing to choose
+        return dict(zip(g_ids, p_ids))
+    row_of = {g: i for i, g in enumerate(rows)}
+    col_of = {p: j for j, p in enumerate(cols)}
+    r = np.array([row_of[g] for g in g_ids])
+    c = np.array([col_of[p] for p in p_ids])
     uid = np.empty(len(dist))
-    uid[np.lexsort((col_index, row_index))] = np.arange(len(dist))
+    uid[np.lexsort((c, r))] = np.arange(len(dist))
     forbidden = float(len(dist) + 1)  # worth more than any set of allowed pairs: cardinality first
     cost = np.full((len(rows), len(cols)), forbidden)
-    cost[row_index, col_index] = dist + _TIE_BREAK * uid
-    r, c = linear_sum_assignment(cost)
-    allowed = cost[r, c] < forbidden
-    return dict(zip(rows[r[allowed]].tolist(), cols[c[allowed]].tolist()))
+    cost[r, c] = np.asarray(dist) + _TIE_BREAK * uid
+    i, j = linear_sum_assignment(cost)
+    allowed = cost[i, j] < forbidden
+    return {rows[a]: cols[b] for a, b in zip(i[allowed].tolist(), j[allowed].tolist())}
 
 
 def _pair_iou(cand: FramePairs, match_gt: np.ndarray, match_pred: np.ndarray) -> np.ndarray:
@@ -161,47 +177,52 @@ def _pair_iou(cand: FramePairs, match_gt: np.ndarray, match_pred: np.ndarray) ->
 
 
 # --------------------------------------------------------------------------- counts
-def _id_switches(gt: Tracks, pred: Tracks, match_gt: np.ndarray, match_pred: np.ndarray) -> int:
+def _id_switches(gt: Tracks, pred: Tracks, match_gt: np.ndarray, match_pred: np.ndarray) -> np.ndarray:
+    """GT rows where an identity switch is counted: the object is matched to another prediction
+    than at its last match, and it was present in the previous frame."""
     if len(match_gt) < 2:
-        return 0
-    g_id, frame, p_id = gt.ids[match_gt], gt.frames[match_gt], pred.ids[match_pred]
-    order = np.lexsort((frame, g_id))
-    g_id, frame, p_id = g_id[order], frame[order], p_id[order]
-    same_object = g_id[1:] == g_id[:-1]
-    changed = p_id[1:] != p_id[:-1]
+        return np.zeros(0, np.int64)
+    order = np.lexsort((gt.frames[match_gt], gt.ids[match_gt]))
+    rows = match_gt[order]
+    g_id, frame, p_id = gt.ids[rows], gt.frames[rows], pred.ids[match_pred[order]]
     span = int(gt.frames.max()) + 2
-    present = np.sort(gt.ids.astype(np.int64) * span + gt.frames)
+    present = np.sort(gt.ids * span + gt.frames)
     was_present = _isin_sorted(g_id[1:] * span + frame[1:] - 1, present)
-    return int(np.count_nonzero(same_object & changed & was_present))
+    switched = (g_id[1:] == g_id[:-1]) & (p_id[1:] != p_id[:-1]) & was_present
+    return rows[1:][switched]
 
 
-def _track_classes(gt: Tracks, pred: Tracks, match_gt: np.ndarray, official: bool) -> tuple[int, int, int, int, int]:
-    """MT, PT, ML, fragmentations and the number of GT trajectories."""
-    ids, gt_index = np.unique(gt.ids, return_inverse=True)
-    if not len(ids):
-        return 0, 0, 0, 0, 0
-    length = np.bincount(gt_index, minlength=len(ids))
-    tracked = np.bincount(gt_index[match_gt], minlength=len(ids))
-    ratio = tracked / length
-    mostly_lost = ratio < 0.2
-    mostly_tracked = ratio >= 0.8
+def _track_classes(batch: Batch, match_gt: np.ndarray, official: bool):
+    """Per GT id (dense, 1..N): its sequence, and which ids are MT / PT / ML; ids of fragmentations."""
+    gt = batch.gt
+    num_ids = int(gt.ids.max(initial=0)) + 1
+    id_seq = np.zeros(num_ids, np.int64)
+    id_seq[gt.ids] = batch.gt_seq
+    length = np.bincount(gt.ids, minlength=num_ids)
+    tracked = np.bincount(gt.ids[match_gt], minlength=num_ids)
+    ratio = np.divide(tracked, length, out=np.zeros(num_ids), where=length > 0)
+    real = length > 0
+    mostly_lost = real & (ratio < 0.2)
+    mostly_tracked = real & (ratio >= 0.8)
     if official:
-        # CLEAR_MOT_HUN: PT needs the prediction's last frame to reach the object's last frame,
-        # and an object tracked for exactly 80% is PT; objects failing every test are unclassified.
-        last_frame = np.zeros(len(ids), np.int64)
-        np.maximum.at(last_frame, gt_index, gt.frames)
-        pred_end = int(pred.frames.max()) if len(pred) else -1
-        partly = ~mostly_lost & (pred_end >= last_frame) & (ratio <= 0.8)
+        # CLEAR_MOT_HUN: PT needs the sequence's last predicted frame to reach the object's last
+        # frame, and an object tracked for exactly 80% is PT; objects failing every test are unclassified.
+        last_frame = np.zeros(num_ids, np.int64)
+        np.maximum.at(last_frame, gt.ids, gt.frames)
+        pred_end = np.full(batch.size, -1, np.int64)
+        np.maximum.at(pred_end, batch.pred_seq, batch.pred.frames)
+        partly = real & ~mostly_lost & (pred_end[id_seq] >= last_frame) & (ratio <= 0.8)
         mostly_tracked &= ~mostly_lost & ~partly
     else:
-        partly = ~mostly_lost & ~mostly_tracked
-    fragments = 0
+        partly = real & ~mostly_lost & ~mostly_tracked
+    fragment_ids = np.zeros(0, np.int64)
     if len(match_gt):
-        g, f = gt_index[match_gt], gt.frames[match_gt]
+        g, f = gt.ids[match_gt], gt.frames[match_gt]
         order = np.lexsort((f, g))
         g, f = g[order], f[order]
-        fragments = int(np.count_nonzero((g[1:] == g[:-1]) & (np.diff(f) > 1)))
-    return int(mostly_tracked.sum()), int(partly.sum()), int(mostly_lost.sum()), fragments, len(ids)
+        fragment_ids = g[1:][(g[1:] == g[:-1]) & (np.diff(f) > 1)]
+    ids = np.arange(num_ids)
+    return id_seq, ids[mostly_tracked], ids[partly], ids[mostly_lost], fragment_ids
 
 
 def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from crmot.data.crtrack import (
 )
 from crmot.metrics.cross_view import CVRIDF1, CVRMA
 from crmot.metrics.protocol import Protocol, check_protocol
-from crmot.metrics.sequence import SequenceScore, score_sequence
+from crmot.metrics.sequence import SequenceScore, score_sequences
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,9 @@ def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, split: str = "test"
     if missing:
         log.warning("%d expression(s) have no prediction folder and count as predicting nothing, e.g. %r",
                     len(missing), missing[0])
-    scores = {name: score_sequence(views, predictions.get(name, {}), protocol) for name, views in ground_truth.items()}
-    return build_report(scores, protocol)
+    names = sorted(ground_truth)
+    items = [(ground_truth[name], predictions.get(name, {})) for name in names]
+    return build_report(dict(zip(names, score_sequences(items, protocol))), protocol)
 
 
 def build_report(scores: dict[str, SequenceScore], protocol: Protocol) -> dict:

@@ -1,4 +1,9 @@
-"""Identity measures (IDF1, Ristani et al. 2016) on one sequence, as the MOTChallenge devkit counts them."""
+"""Identity measures (IDF1, Ristani et al. 2016), as the MOTChallenge devkit counts them.
+
+The devkit's (GT + pred) square cost matrix with FP/FN blocks reduces to a maximum-weight bipartite
+matching on the per-pair count of frames where the two boxes overlap with IoU >= threshold: IDTP is
+that maximum, IDFN = #GT - IDTP, IDFP = #pred - IDTP.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from scipy.optimize import linear_sum_assignment
 from crmot.constants import IOU_THRESHOLD
 from crmot.data.tracks import Tracks
 from crmot.metrics.matching import FramePairs, frame_pairs
+from crmot.metrics.protocol import Batch, single_batch
 
 
 @dataclass(frozen=True)
@@ -38,22 +44,45 @@ class IdentityCounts:
         return 100.0 * self.IDTP / self.num_gt if self.num_gt else 0.0
 
 
-def identity_counts(gt: Tracks, pred: Tracks, pairs: FramePairs | None = None,
-                    threshold: float = IOU_THRESHOLD) -> IdentityCounts:
-    """One global GT-id -> predicted-id matching over the whole sequence.
+def identity_counts(gt: Tracks, pred: Tracks, threshold: float = IOU_THRESHOLD) -> IdentityCounts:
+    """Identity counts of one sequence."""
+    return identity_counts_batch(single_batch(gt, pred), threshold=threshold)[0]
 
-    The devkit's (GT + pred) square cost matrix with FP/FN blocks reduces to a maximum-weight
-    bipartite matching on the per-pair count of frames where the two boxes overlap with
-    IoU >= threshold: IDTP is that maximum, IDFN = #GT - IDTP, IDFP = #pred - IDTP.
-    """
+
+def identity_counts_batch(batch: Batch, pairs: FramePairs | None = None,
+                          threshold: float = IOU_THRESHOLD) -> list[IdentityCounts]:
+    """Identity counts of every sequence of a batch (one global GT-id -> pred-id matching each)."""
+    gt, pred = batch.gt, batch.pred
     pairs = frame_pairs(gt, pred) if pairs is None else pairs
-    hits = pairs.select(pairs.iou >= threshold)  # costBlockMex: a frame misses when IoU < threshold
-    idtp = 0
-    if len(hits.gt_row):
-        gt_ids, gt_index = np.unique(gt.ids[hits.gt_row], return_inverse=True)
-        pred_ids, pred_index = np.unique(pred.ids[hits.pred_row], return_inverse=True)
-        counts = np.zeros((len(gt_ids), len(pred_ids)), dtype=np.int64)
-        np.add.at(counts, (gt_index, pred_index), 1)
-        rows, cols = linear_sum_assignment(counts, maximize=True)
-        idtp = int(counts[rows, cols].sum())
-    return IdentityCounts(IDTP=idtp, IDFP=len(pred) - idtp, IDFN=len(gt) - idtp, num_gt=len(gt), num_pred=len(pred))
+    hits = pairs.iou >= threshold  # costBlockMex: a frame misses when IoU < threshold
+    g, p = gt.ids[pairs.gt_row[hits]], pred.ids[pairs.pred_row[hits]]
+    idtp = np.zeros(batch.size, np.int64)
+    if len(g):
+        # Frames shared by each (GT id, pred id); ids are unique per sequence, so pairs never mix sequences.
+        span = int(p.max()) + 1
+        key, first, overlap = np.unique(g * span + p, return_index=True, return_counts=True)
+        seq = batch.gt_seq[pairs.gt_row[hits][first]]
+        g, p = key // span, key % span
+        # A sequence where no GT id and no pred id has two partners needs no assignment.
+        shared = (np.bincount(g)[g] > 1) | (np.bincount(p)[p] > 1)
+        conflicted = np.unique(seq[shared])
+        simple = ~np.isin(seq, conflicted)
+        idtp += np.bincount(seq[simple], weights=overlap[simple], minlength=batch.size).astype(np.int64)
+        order = np.argsort(seq, kind="stable")
+        bounds = np.searchsorted(seq[order], np.stack([conflicted, conflicted + 1]))
+        for s, lo, hi in zip(conflicted.tolist(), *bounds):
+            rows = order[lo:hi]
+            idtp[s] += _max_overlap(g[rows], p[rows], overlap[rows])
+    num_gt = np.bincount(batch.gt_seq, minlength=batch.size)
+    num_pred = np.bincount(batch.pred_seq, minlength=batch.size)
+    return [IdentityCounts(IDTP=int(t), IDFP=int(n_p - t), IDFN=int(n_g - t), num_gt=int(n_g), num_pred=int(n_p))
+            for t, n_g, n_p in zip(idtp, num_gt, num_pred)]
+
+
+def _max_overlap(g: np.ndarray, p: np.ndarray, overlap: np.ndarray) -> int:
+    rows, r = np.unique(g, return_inverse=True)
+    cols, c = np.unique(p, return_inverse=True)
+    counts = np.zeros((len(rows), len(cols)), np.int64)
+    counts[r, c] = overlap
+    i, j = linear_sum_assignment(counts, maximize=True)
+    return int(counts[i, j].sum())

@@ -33,11 +33,30 @@ _POW10 = 10 ** np.arange(19, dtype=np.int64)
 
 
 @dataclass(frozen=True)
+class Batch:
+    """Many sequences in one table, so that every numpy pass runs once for all of them.
+
+    Frames are made disjoint across sequences (with a gap, so no sequence sees another's frame
+    t - 1) and ids are renumbered densely, unique per sequence (the devkit renumbers ids too);
+    ``gt_seq`` / ``pred_seq`` give each row's sequence.
+    """
+
+    gt: Tracks
+    pred: Tracks
+    gt_seq: np.ndarray
+    pred_seq: np.ndarray
+    size: int
+
+
+@dataclass(frozen=True)
 class Sequence:
     """One scored sequence: GT and prediction rows on a common (virtual) frame axis."""
 
     gt: Tracks
     pred: Tracks
+
+
+Item = tuple[dict[int, Tracks], dict[int, Tracks]]  # (GT views, prediction views) of one expression
 
 
 def check_protocol(protocol: str) -> None:
@@ -46,47 +65,88 @@ def check_protocol(protocol: str) -> None:
 
 
 def prepare(gt_views: dict[int, Tracks], pred_views: dict[int, Tracks], protocol: Protocol) -> tuple[Sequence, Sequence]:
-    """(concatenated sequence for CVRIDF1, interleaved sequence for CVRMA) of one expression.
+    """(concatenated sequence for CVRIDF1, interleaved sequence for CVRMA) of one expression."""
+    concatenated, interleaved = prepare_batch([(gt_views, pred_views)], protocol)
+    return Sequence(concatenated.gt, concatenated.pred), Sequence(interleaved.gt, interleaved.pred)
+
+
+def prepare_batch(items: list[Item], protocol: Protocol) -> tuple[Batch, Batch]:
+    """Concatenated (CVRIDF1) and interleaved (CVRMA) batches of many expressions.
 
     Views are those with a GT file, in numeric order; predictions for other views are ignored.
     """
     check_protocol(protocol)
     official = protocol == "crtrack"
-    order = sorted(gt_views)
-    num_views = len(order)
-    concat_gt, concat_pred, inter_gt, inter_pred = [], [], [], []
-    offset = 0
-    for m, k in enumerate(order):
-        gt = gt_views[k]
-        pred = pred_views.get(k, Tracks.empty())
+    gt_parts, pred_parts = [], []
+    for seq, (gt_views, pred_views) in enumerate(items):
+        order = sorted(gt_views)
+        offset = 0
+        for m, k in enumerate(order):
+            gt, pred = gt_views[k], pred_views.get(k, Tracks.empty())
+            if official:  # np.loadtxt gives a 1-D array for a one-row file and the kit skips it
+                gt, pred = _skip_single_row(gt), _skip_single_row(pred)
+            for part, parts in ((gt, gt_parts), (pred, pred_parts)):
+                parts.append((seq, part, part.frames + offset, part.frames * len(order) + m))
+            offset += max(int(gt.frames.max(initial=0)), int(pred.frames.max(initial=0))) + 1
+    gt_seq, gt_ids, gt_boxes, gt_concat, gt_inter = _stack(gt_parts)
+    pred_seq, pred_ids, pred_boxes, pred_concat, pred_inter = _stack(pred_parts)
+    if official:
+        gt_boxes = fixed2(gt_boxes)
+        pred_boxes = round_significant(hundredths(pred_boxes)) / 100.0
+        rounded_ids = round_significant(pred_ids)
+        ids_merged = not np.array_equal(rounded_ids, pred_ids)
+        pred_ids, pred_concat, pred_inter = rounded_ids, round_significant(pred_concat), round_significant(pred_inter)
+    batches = []
+    for gt_frames, pred_frames in ((gt_concat, pred_concat), (gt_inter, pred_inter)):
+        keep = slice(None)
         if official:
-            gt = _skip_single_row(gt)
-            pred = _skip_single_row(pred)
-            gt = _with_boxes(gt, fixed2(gt.boxes))
-            pred = _with_boxes(pred, fixed2(pred.boxes))
-        last = max(int(gt.frames.max(initial=0)), int(pred.frames.max(initial=0)))
-        concat_gt.append(_shift(gt, gt.frames + offset))
-        concat_pred.append(_shift(pred, pred.frames + offset))
-        inter_gt.append(_shift(gt, gt.frames * num_views + m))
-        inter_pred.append(_shift(pred, pred.frames * num_views + m))
-        offset += last + 1
-    sequences = []
-    for gts, preds in ((concat_gt, concat_pred), (inter_gt, inter_pred)):
-        gt, pred = _concat(gts), _concat(preds)
-        if official:
-            rounded = _dlmwrite_roundtrip(pred)
-            if not np.array_equal(rounded.ids, pred.ids):
-                _check_no_merged_rows(rounded)
-            pred = rounded
-            last_gt = gt.frames.max() if len(gt) else np.iinfo(np.int64).max
-            pred = pred.select((pred.frames >= 1) & (pred.frames <= last_gt))
-        sequences.append(Sequence(gt=gt, pred=pred))
-    return sequences[0], sequences[1]
+            if ids_merged:
+                _check_no_merged_rows(pred_seq, pred_frames, pred_ids)
+            last_gt = np.full(len(items), np.iinfo(np.int64).max)
+            has_gt = np.zeros(len(items), bool)
+            has_gt[gt_seq] = True
+            last_gt[has_gt] = 0
+            np.maximum.at(last_gt, gt_seq, gt_frames)
+            keep = (pred_frames >= 1) & (pred_frames <= last_gt[pred_seq])
+        batches.append(_batch(len(items), gt_seq, gt_frames, gt_ids, gt_boxes,
+                              pred_seq[keep], pred_frames[keep], pred_ids[keep], pred_boxes[keep]))
+    return batches[0], batches[1]
 
 
-def prepare_view(gt: Tracks, pred: Tracks, protocol: Protocol) -> Sequence:
-    """A single view scored on its own (per-view figures), with the same value handling."""
-    return prepare({1: gt}, {1: pred}, protocol)[0]
+def single_batch(gt: Tracks, pred: Tracks) -> Batch:
+    """A batch of one sequence, rows as given (ids made dense)."""
+    zeros_gt, zeros_pred = np.zeros(len(gt), np.int64), np.zeros(len(pred), np.int64)
+    return Batch(Tracks(gt.frames, _dense_ids(zeros_gt, gt.ids), gt.boxes),
+                 Tracks(pred.frames, _dense_ids(zeros_pred, pred.ids), pred.boxes), zeros_gt, zeros_pred, 1)
+
+
+def _stack(parts):
+    if not parts:
+        return (np.zeros(0, np.int64),) * 2 + (np.zeros((0, 4)),) + (np.zeros(0, np.int64),) * 2
+    seq = np.concatenate([np.full(len(t), s, np.int64) for s, t, _, _ in parts])
+    ids = np.concatenate([t.ids for _, t, _, _ in parts])
+    boxes = np.concatenate([t.boxes for _, t, _, _ in parts]).reshape(-1, 4)
+    concat = np.concatenate([c for _, _, c, _ in parts])
+    inter = np.concatenate([i for _, _, _, i in parts])
+    return seq, ids, boxes, concat, inter
+
+
+def _batch(size, gt_seq, gt_frames, gt_ids, gt_boxes, pred_seq, pred_frames, pred_ids, pred_boxes) -> Batch:
+    last = np.zeros(size, np.int64)
+    np.maximum.at(last, gt_seq, gt_frames)
+    np.maximum.at(last, pred_seq, pred_frames)
+    start = np.concatenate([[0], np.cumsum(last + 1)[:-1]])
+    gt = Tracks(gt_frames + start[gt_seq], _dense_ids(gt_seq, gt_ids), gt_boxes)
+    pred = Tracks(pred_frames + start[pred_seq], _dense_ids(pred_seq, pred_ids), pred_boxes)
+    return Batch(gt=gt, pred=pred, gt_seq=gt_seq, pred_seq=pred_seq, size=size)
+
+
+def _dense_ids(seq: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """1-based ids, unique per (sequence, id), in the order of the original ids within a sequence."""
+    if not len(ids):
+        return ids.astype(np.int64)
+    span = int(ids.max() - ids.min()) + 1
+    return np.unique(seq * span + (ids - ids.min()), return_inverse=True)[1].astype(np.int64) + 1
 
 
 # --------------------------------------------------------------------------- value rounding
@@ -113,6 +173,8 @@ def round_significant(values: np.ndarray, digits: int = 5) -> np.ndarray:
     """Round integers to ``digits`` significant digits, ties away from zero (exact integer maths)."""
     values = np.asarray(values, dtype=np.int64)
     magnitude = np.abs(values)
+    if not len(values) or magnitude.max() < _POW10[digits]:
+        return values
     num_digits = np.searchsorted(_POW10, magnitude, side="right")
     drop = np.maximum(num_digits - digits, 0)
     scale = _POW10[drop]
@@ -121,40 +183,15 @@ def round_significant(values: np.ndarray, digits: int = 5) -> np.ndarray:
     return np.sign(values) * quotient * scale
 
 
-def _dlmwrite_roundtrip(pred: Tracks) -> Tracks:
-    """What MATLAB reads back after ``dlmwrite`` (``%.5g``) of the prepared prediction file."""
-    boxes = round_significant(hundredths(pred.boxes)) / 100.0
-    return Tracks(round_significant(pred.frames), round_significant(pred.ids), boxes, pred.tail)
-
-
 # --------------------------------------------------------------------------- helpers
 def _skip_single_row(tracks: Tracks) -> Tracks:
     return Tracks.empty() if len(tracks) == 1 else tracks
 
 
-def _with_boxes(tracks: Tracks, boxes: np.ndarray) -> Tracks:
-    return Tracks(tracks.frames, tracks.ids, boxes, tracks.tail[:, :0])
-
-
-def _shift(tracks: Tracks, frames: np.ndarray) -> Tracks:
-    return Tracks(frames, tracks.ids, tracks.boxes, tracks.tail[:, :0])
-
-
-def _concat(parts: list[Tracks]) -> Tracks:
-    if not parts:
-        return Tracks.empty()
-    return Tracks(
-        np.concatenate([p.frames for p in parts]),
-        np.concatenate([p.ids for p in parts]),
-        np.concatenate([p.boxes for p in parts]).reshape(-1, 4),
-    )
-
-
-def _check_no_merged_rows(pred: Tracks) -> None:
+def _check_no_merged_rows(seq: np.ndarray, frames: np.ndarray, ids: np.ndarray) -> None:
     """Ids rounded to 5 digits can collide in one frame; the official devkit rejects that file."""
-    span = int(pred.ids.max() - pred.ids.min()) + 1
-    key = np.sort(pred.frames * span + (pred.ids - pred.ids.min()))
-    if (np.diff(key) == 0).any():
+    key = np.unique(np.stack([seq, frames, ids], axis=1), axis=0)
+    if len(key) < len(ids):
         raise CRTrackFormatError(
             "<predictions>",
             "after the official tool's 5-significant-digit rounding two prediction ids share a frame "
