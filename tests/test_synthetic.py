@@ -78,3 +78,12 @@ def test_views_see_people_from_different_sides(tiny_root):
     azimuths = np.arctan2(positions[:, 1], positions[:, 0])
     gap = np.abs(np.angle(np.exp(1j * (azimuths[0] - azimuths[1]))))
     assert gap > np.pi / 3
+
+
+def test_some_expressions_refer_to_several_people():
+    from crmot.data.synthetic.language import scene_expressions
+
+    config = load_preset("demo")
+    counts = [len(e.ids) for world in plan_world(config, seed=0)
+              for e in scene_expressions(world.name, world.people, config.expressions_per_scene, np.random.default_rng(0))]
+    assert min(counts) >= 1 and max(counts) >= 2

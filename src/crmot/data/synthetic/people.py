@@ -14,6 +14,8 @@ COLOUR_WEIGHTS = np.array([0.30, 0.14, 0.12, 0.10, 0.08, 0.06, 0.06, 0.05, 0.05,
 CARRIED = ("bag", "schoolbag", "plastic bag")
 SKIN_TONES = ((224, 182, 150), (190, 140, 105), (140, 95, 65), (240, 205, 180))
 DOG_COLOURS = ((110, 75, 45), (30, 30, 30), (235, 230, 220))
+#: Chance that a person wears the coat and trousers of someone already in the scene.
+SAME_OUTFIT = 0.3
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ def sample_people(rng: np.random.Generator, count: int, frames: int, frame_rate:
         companion = None if companion == "none" else str(companion)
         two_colour = rng.random() < 0.2
         coat = tuple(_colours(rng, 2 if two_colour else 1))
+        trousers = _colours(rng, 1)[0]
+        if people and rng.random() < SAME_OUTFIT:  # crowds repeat outfits: expressions then refer to several people
+            twin = people[int(rng.integers(len(people)))]
+            coat, trousers = twin.coat, twin.trousers
         headwear = "helmet" if companion == "bicycle" and rng.random() < 0.7 else (
             str(rng.choice(["cap", "helmet"])) if rng.random() < 0.3 else None)
         carried = str(rng.choice(CARRIED)) if companion != "bicycle" and rng.random() < 0.45 else None
@@ -79,7 +85,7 @@ def sample_people(rng: np.random.Generator, count: int, frames: int, frame_rate:
         people.append(Person(
             pid=pid,
             coat=coat,
-            trousers=_colours(rng, 1)[0],
+            trousers=trousers,
             shoes=_colours(rng, 1)[0],
             headwear=headwear,
             headwear_colour=_colours(rng, 1)[0] if headwear else None,
