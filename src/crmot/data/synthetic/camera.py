@@ -62,7 +62,7 @@ def sample_cameras(rng: np.random.Generator, count: int, width: int, height: int
     for k in range(count):
         azimuth = base + 2 * np.pi * k / count + rng.uniform(-0.25, 0.25)
         distance = rng.uniform(0.6, 0.9) * span
-        position = np.array([distance * np.cos(azimuth), distance * np.sin(azimuth), rng.uniform(2.5, 5.0)])
+        position = np.array([distance * np.cos(azimuth), distance * np.sin(azimuth), rng.uniform(4.5, 8.0)])
         target = np.array([*rng.uniform(-0.1, 0.1, size=2) * np.array(area), 0.6])
         hfov = np.deg2rad(rng.uniform(58, 72))
         focal = width / (2 * np.tan(hfov / 2))
@@ -76,7 +76,8 @@ def sample_cameras(rng: np.random.Generator, count: int, width: int, height: int
             offset=float(rng.uniform(-20, 20)),
             blur=int(rng.choice([1, 1, 2, 3])),
             noise=float(rng.uniform(1.5, 4.0)),
-            ground_colour=rng.uniform(90, 170, size=3),
+            # Pavements are desaturated: a grey level with a slight tint (clothes are the saturated things).
+            ground_colour=rng.uniform(95, 165) + rng.uniform(-12, 12, size=3),
             sky_colour=rng.uniform(150, 230, size=3),
             tile=float(rng.uniform(0.8, 1.5)),
         ))

@@ -99,7 +99,7 @@ def sample_people(rng: np.random.Generator, count: int, frames: int, frame_rate:
             speed=float(speed),
             start=float(start),
             pause_at=float(rng.uniform(0.3, 0.7) * length),
-            pause_frames=float(rng.uniform(0.1, 0.4) * frames) if pause else 0.0,
+            pause_frames=float(rng.uniform(0.05, 0.2) * frames) if pause else 0.0,
         ))
     return people
 
