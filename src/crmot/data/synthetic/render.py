@@ -105,7 +105,7 @@ def person_drawable(camera: Camera, person: Person, xy: np.ndarray, direction: n
     pid = person.pid
     shapes: list[Shape] = []
     if person.companion == "bicycle":
-        wheelbase = (0.3 + 1.1 * abs(lateral)) * ppm
+        wheelbase = 1.1 * abs(lateral) * ppm  # wheels line up along the direction of travel
         frame_colour = COLOURS[person.coat[-1]]
         for offset in (-wheelbase / 2, wheelbase / 2):
             shapes.append(band("ellipse", 0.0, 0.36, 0.36 * ppm * max(abs(lateral), 0.25), (25, 25, 25), u + offset, 0))
