@@ -13,7 +13,9 @@ RUN ?= demo
 SPLIT ?= test
 PROTOCOL ?= crtrack
 
-.PHONY: help install demo data check eval test test-all bench clean
+STAGE1 := $(BIN)/python stages/tracklets.py predict --config conf/tracklets.yaml
+
+.PHONY: help install demo data check tracklets eval test test-all bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,6 +37,9 @@ data: ## write the synthetic world: make data [DATA=data/synth] [PRESET=demo|ben
 check: ## validate a dataset root and print its summary: make check DATA=<root>
 	$(BIN)/crmot data check $(DATA)
 
+tracklets: ## stage 1, per-view tracklets: make tracklets [DATA=data/synth] [RUN=demo] [ARGS="--model.overwrite true"]
+	$(STAGE1) --data.root $(DATA) --model.output_dir runs/$(RUN)/tracklets $(ARGS)
+
 eval: ## score predictions: make eval GT=<root or per-expression GT> PRED=<pred root>
 	$(BIN)/crmot evaluate --gt $(GT) --pred $(PRED) --split $(SPLIT) --protocol $(PROTOCOL) --json runs/$(RUN)/eval/metrics.json
 
@@ -46,6 +51,7 @@ test-all: ## every test, slow ones included
 
 bench: ## benchmarks; results land in benchmarks/results/*.json
 	$(BIN)/python benchmarks/bench_eval.py
+	$(BIN)/python benchmarks/bench_tracklets.py
 
 clean: ## remove generated data and runs (never the venv)
 	rm -rf data runs

@@ -1,7 +1,7 @@
 """``make demo``: the pipeline end to end on the synthetic demo world.
 
-Today it writes (or reuses) the demo world and validates it; each stage extends this function as
-it lands (tracklets, pseudo labels, ViewSAM training, evaluation).
+Today it writes (or reuses) the demo world, validates it and runs stage 1 (tracklets, with their
+quality against the world's ground truth); each stage extends this function as it lands.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from crmot.constants import CONF_DIR
 from crmot.data.check import check_root, print_summary
 from crmot.data.synthetic import generate, load_preset
+from crmot.stages.tracklets import main as tracklets_main
 
 DEMO_PRESET = "demo"
 
@@ -26,8 +28,11 @@ def run_demo(data: Path, run: Path, seed: int = 0, console: Console | None = Non
         summary = generate(data, config, seed=seed)
         console.print(f"[green]demo world[/] written to {data} in {summary['seconds']:.1f} s")
     print_summary(check_root(data), console, title=f"synthetic world {data} (preset {DEMO_PRESET}, seed {seed})")
-    console.print("stages 1-4 (tracklets, pseudo labels, ViewSAM, evaluation) are not built yet: "
-                  "see the open issues; `crmot evaluate` scores any prediction folder today.")
+    console.rule("stage 1: tracklets (classical backend)")
+    tracklets_main(["predict", "--config", str(CONF_DIR / "tracklets.yaml"), "--data.root", str(data),
+                    "--model.output_dir", str(Path(run) / "tracklets"), "--trainer.accelerator", "cpu"])
+    console.print("stages 2-4 (pseudo labels, ViewSAM, evaluation) are not built yet: see the open issues; "
+                  "`crmot evaluate` scores any prediction folder today.")
 
 
 def _world_is_current(data: Path, config, seed: int) -> bool:

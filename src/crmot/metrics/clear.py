@@ -228,3 +228,10 @@ def _track_classes(batch: Batch, match_gt: np.ndarray, official: bool):
 def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     where = np.clip(np.searchsorted(sorted_keys, values), 0, max(len(sorted_keys) - 1, 0))
     return sorted_keys[where] == values if len(sorted_keys) else np.zeros(len(values), bool)
+
+
+def match_boxes(gt: Tracks, pred: Tracks, threshold: float = IOU_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+    """The (GT row, prediction row) pairs CLEAR MOT matches in one sequence (for mask quality etc.)."""
+    batch = single_batch(gt, pred)
+    pairs = frame_pairs(batch.gt, batch.pred)
+    return _match(batch.gt, batch.pred, pairs.select(is_match(pairs.iou, threshold)))

@@ -1,0 +1,237 @@
+"""Weight-free tracklets for static cameras: background model, foreground blobs, IoU tracking.
+
+Per view: a median background from frames sampled over the whole video (memory bounded by the
+sample, not the length), foreground = colour distance to it, cleaned by morphology and split into
+connected components (scipy.ndimage, whole windows at once); blobs wider than one person are
+split at the valleys of their column profile; blobs not shaped like a standing person (dogs, a
+bicycle alone) are dropped; a Kalman + Hungarian tracker links blobs into tracklets. Masks are the
+blobs' foreground pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from crmot.constants import CATEGORY
+from crmot.data import masks as rle
+from crmot.data.tracks import Tracks
+from crmot.tracklets.backends import SegmentationBackend
+from crmot.tracklets.tracker import IoUTracker, TrackerConfig
+from crmot.tracklets.types import Tracklets, VideoSource
+
+_IN_FRAME = np.zeros((3, 3, 3), bool)
+_IN_FRAME[1] = True  # morphology and labelling stay inside one frame of a window
+_VERTICAL = np.zeros((1, 7, 1), bool)
+_VERTICAL[0, :, 0] = True  # bridges a head, coat and legs that differ little from the ground
+
+
+@dataclass
+class ClassicalConfig:
+    background_frames: int = 48  # frames sampled evenly over the video for the median background
+    threshold: float = 24.0  # colour distance (0-255, max over channels) that makes a pixel foreground
+    min_area: int = 30  # pixels of a blob worth tracking
+    min_height: int = 10  # pixels
+    min_aspect: float = 1.15  # height / width of a person-shaped blob (dogs and lone bicycles are wider)
+    person_aspect: float = 0.45  # width / height of one standing person, to split merged blobs
+    min_relative_height: float = 0.5  # of a standing person at that image row (wheels, bags, dogs are lower)
+    core: float = 0.55  # a person's width is measured on the top part of a blob (dogs, wheels are lower)
+    window: int = 32  # frames read and processed at once
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+
+class ClassicalBackend(SegmentationBackend):
+    name = "classical"
+
+    def __init__(self, background_frames: int = 48, threshold: float = 24.0, min_area: int = 30,
+                 window: int = 32, tracker: TrackerConfig | None = None) -> None:
+        self.config = ClassicalConfig(background_frames=background_frames, threshold=threshold, min_area=min_area,
+                                      window=window, tracker=tracker or TrackerConfig())
+
+    def describe(self) -> dict:
+        return {"name": self.name, **asdict(self.config)}
+
+    def segment_video(self, video: VideoSource, prompts: list[str]) -> Tracklets:
+        unsupported = [p for p in prompts if p != CATEGORY]
+        if unsupported:
+            raise ValueError(f"the classical backend finds moving people only; cannot prompt {unsupported}")
+        background, perspective = self.calibrate(video)
+        tracker = IoUTracker(self.config.tracker)
+        detections: dict[int, tuple[int, np.ndarray, float, dict]] = {}  # key -> frame, box, score, mask
+        owner: dict[int, int] = {}  # key -> track id
+        for first, frames in video.windows(self.config.window):
+            for offset, blobs in enumerate(self.detect(frames, background, perspective)):
+                keys = list(range(len(detections), len(detections) + len(blobs)))
+                for key, blob in zip(keys, blobs):
+                    detections[key] = (first + offset, *blob)
+                boxes = np.array([b[0] for b in blobs], dtype=np.float64).reshape(-1, 4)
+                step = tracker.step(boxes, keys)
+                owner.update({k: int(t) for k, t in zip(keys, step.track_ids) if t})
+                for track_id, earlier in step.confirmed_now:
+                    owner.update({k: track_id for k in earlier})
+        return _tracklets(detections, owner)
+
+    def calibrate(self, video: VideoSource) -> tuple[np.ndarray, "Perspective | None"]:
+        """Median background from frames sampled over the whole video (memory bounded by the
+        sample), and the perspective line fitted on the blobs of those same frames."""
+        count = min(video.num_frames, self.config.background_frames)
+        sample = np.unique(np.linspace(1, video.num_frames, count).round().astype(int))
+        frames = np.stack([video.read(int(f)) for f in sample])
+        background = np.median(frames, axis=0).astype(np.int16)
+        boxes = np.array([box for _, top, left, blob in self._blobs(frames, background)
+                          if (box := _box(self._core(blob), top, left))], dtype=np.float64).reshape(-1, 4)
+        height, width = frames.shape[1:3]
+        inside = (boxes[:, 0] > 0) & (boxes[:, 1] > 0) & (boxes[:, 0] + boxes[:, 2] < width) & (boxes[:, 1] + boxes[:, 3] < height)
+        return background, Perspective.fit(boxes[inside])  # people cut by the border would bias the line
+
+    def detect(self, frames: np.ndarray, background: np.ndarray,
+               perspective: "Perspective | None" = None) -> list[list[tuple[np.ndarray, float, dict]]]:
+        """Per frame of the window: (box xywh, score, mask RLE) of every person-shaped blob."""
+        cfg = self.config
+        out: list[list] = [[] for _ in range(len(frames))]
+        height, width = frames.shape[1:3]
+        for t, y0, x0, blob in self._blobs(frames, background):
+            cut_by_border = y0 == 0 or y0 + blob.shape[0] >= height
+            local = None if cut_by_border else perspective
+            for part, dy, dx in self._split(self._core(blob), y0, local):
+                rows, cols = np.nonzero(part)
+                if len(rows) < cfg.min_area:
+                    continue
+                y_min, y_max, x_min, x_max = rows.min(), rows.max(), cols.min(), cols.max()
+                h, w = y_max - y_min + 1, x_max - x_min + 1
+                if h < cfg.min_height or h < cfg.min_aspect * w:
+                    continue
+                if local and h < cfg.min_relative_height * local.height(y0 + dy + y_max + 1):
+                    continue
+                mask = np.zeros((height, width), bool)
+                mask[y0 + dy + rows, x0 + dx + cols] = True
+                box = np.array([x0 + dx + x_min, y0 + dy + y_min, w, h], dtype=np.float64)
+                out[t].append((box, float(len(rows)) / float(h * w), rle.encode(mask)))
+        return out
+
+    def _blobs(self, frames: np.ndarray, background: np.ndarray):
+        """(frame index, top, left, blob mask) of every foreground component of a window."""
+        distance = np.abs(frames.astype(np.int16) - background).max(axis=-1)
+        foreground = ndimage.binary_opening(distance > self.config.threshold, structure=_IN_FRAME)
+        foreground = ndimage.binary_closing(foreground, structure=_VERTICAL)
+        foreground = ndimage.binary_closing(foreground, structure=_IN_FRAME)
+        foreground = ndimage.binary_fill_holes(foreground, structure=_IN_FRAME)
+        labels, _ = ndimage.label(foreground, structure=_IN_FRAME)
+        for label, found in enumerate(ndimage.find_objects(labels), start=1):
+            if found is not None:
+                t, ys, xs = found
+                yield t.start, ys.start, xs.start, labels[t.start, ys, xs] == label
+
+    def _core(self, blob: np.ndarray) -> np.ndarray:
+        """Keep the columns that reach the top part of the blob: a dog beside its owner or the wheels
+        of a bicycle only occupy the bottom rows."""
+        top = blob[: max(1, int(round(self.config.core * blob.shape[0])))]
+        return blob & top.any(axis=0)[None, :]
+
+    def _split(self, blob: np.ndarray, top: int, perspective: "Perspective | None"):
+        """Parts of a blob holding several people. Yields (part, row offset, col offset).
+
+        With a perspective line, people are peeled off nearest first: the lowest foreground row is
+        someone's feet, a person-sized window (height from the line) placed where the foreground is
+        densest takes that person's pixels, and the rest is peeled again. A blob no larger than one
+        person is kept whole. Without the line, side-by-side people are cut at column valleys.
+        """
+        rows = np.flatnonzero(blob.any(axis=1))
+        if not len(rows):
+            return
+        if perspective is None:
+            yield from ((part, 0, dx) for part, dx in self._split_columns(blob, float(rows[-1] + 1 - rows[0])))
+            return
+        remaining = blob.copy()
+        while remaining.sum() >= self.config.min_area:
+            rows = np.flatnonzero(remaining.any(axis=1))
+            cols = np.flatnonzero(remaining.any(axis=0))
+            bottom = int(rows[-1]) + 1
+            person_h = perspective.height(top + bottom)
+            person_w = self.config.person_aspect * person_h
+            if person_h < self.config.min_height:
+                yield remaining, 0, 0
+                return
+            if bottom - rows[0] <= 1.3 * person_h and cols[-1] + 1 - cols[0] <= 1.5 * person_w:
+                yield remaining, 0, 0  # one person: keep the exact mask
+                return
+            y0 = max(int(round(bottom - 1.1 * person_h)), 0)
+            width = max(int(round(1.2 * person_w)), 1)
+            coverage = remaining[y0:bottom].sum(axis=0)
+            window = np.convolve(coverage, np.ones(width), mode="valid") if len(coverage) >= width else coverage.sum(keepdims=True)
+            x0 = int(np.argmax(window))
+            part = np.zeros_like(remaining)
+            part[y0:bottom, x0:x0 + width] = remaining[y0:bottom, x0:x0 + width]
+            if not part.any():
+                return
+            remaining &= ~part
+            yield part, 0, 0
+
+    def _split_columns(self, blob: np.ndarray, person_height: float):
+        """Cut a blob holding side-by-side people at the valleys of its column profile."""
+        w = blob.shape[1]
+        count = int(round(w / max(self.config.person_aspect * person_height, 1.0)))
+        if count < 2:
+            yield blob, 0
+            return
+        profile = blob.sum(axis=0)
+        cuts = [0]
+        for k in range(1, count):
+            centre, reach = int(k * w / count), max(1, int(w / (2 * count)))
+            lo, hi = max(centre - reach, cuts[-1] + 1), min(centre + reach, w - 1)
+            cuts.append(lo + int(np.argmin(profile[lo:hi + 1])) if hi >= lo else centre)
+        cuts.append(w)
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            if b > a:
+                yield blob[:, a:b], a
+
+
+@dataclass(frozen=True)
+class Perspective:
+    """Standing-person height in pixels as a line in the image row of the feet (static camera)."""
+
+    slope: float
+    intercept: float
+
+    def height(self, foot_row: float) -> float:
+        return self.slope * foot_row + self.intercept
+
+    @classmethod
+    def fit(cls, boxes: np.ndarray) -> "Perspective | None":
+        """Least squares on the blobs shaped like one standing person (height 2 to 4.5 times the
+        width): side-by-side groups are wider, people stacked in the image are taller and thinner."""
+        aspect = boxes[:, 3] / np.maximum(boxes[:, 2], 1.0)
+        single = boxes[(aspect >= 2.0) & (aspect <= 4.5)]
+        if len(single) < 10:
+            return None
+        foot = single[:, 1] + single[:, 3]
+        if np.ptp(foot) < 0.1 * foot.max():
+            return None  # everyone stands at the same distance: no line to fit
+        slope, intercept = np.polyfit(foot, single[:, 3], 1)
+        return cls(float(slope), float(intercept)) if slope > 0 else None
+
+
+def _box(mask: np.ndarray, top: int, left: int) -> list[float] | None:
+    rows, cols = np.nonzero(mask)
+    if not len(rows):
+        return None
+    return [left + cols.min(), top + rows.min(), cols.max() - cols.min() + 1, rows.max() - rows.min() + 1]
+
+
+def _tracklets(detections: dict, owner: dict[int, int]) -> Tracklets:
+    """Rows of confirmed tracks only, ids renumbered 1..N by first appearance."""
+    keys = sorted(owner, key=lambda k: (detections[k][0], k))
+    if not keys:
+        return Tracklets(Tracks(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros((0, 1))), [])
+    raw = np.array([owner[k] for k in keys])
+    _, first = np.unique(raw, return_index=True)
+    rank = {int(raw[i]): n + 1 for n, i in enumerate(sorted(first))}
+    tracks = Tracks(
+        frames=np.array([detections[k][0] for k in keys], np.int64),
+        ids=np.array([rank[int(r)] for r in raw], np.int64),
+        boxes=np.stack([detections[k][1] for k in keys]),
+        tail=np.array([[detections[k][2]] for k in keys]),
+    )
+    return Tracklets(tracks, [detections[k][3] for k in keys]).sorted()

@@ -1,0 +1,94 @@
+"""Tracking by detection: Kalman prediction + Hungarian IoU assignment, with birth and death rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from crmot.tracklets.kalman import KalmanBoxes
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU (len(a), len(b)) of xywh boxes."""
+    ax0, ay0 = a[:, 0:1], a[:, 1:2]
+    ax1, ay1 = ax0 + a[:, 2:3], ay0 + a[:, 3:4]
+    bx0, by0 = b[:, 0], b[:, 1]
+    bx1, by1 = bx0 + b[:, 2], by0 + b[:, 3]
+    w = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0, None)
+    h = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0, None)
+    inter = w * h
+    union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+@dataclass
+class TrackerConfig:
+    iou_threshold: float = 0.25  # least IoU between a prediction and a detection to link them
+    min_hits: int = 3  # detections before a track is reported (births need evidence)
+    max_age: int = 8  # frames a track survives without detection (bridges short occlusions)
+
+
+@dataclass
+class Assignment:
+    """What the tracker decided for one frame's detections."""
+
+    track_ids: np.ndarray  # per detection: its track id, or 0 while the track is not yet confirmed
+    confirmed_now: list[tuple[int, list[int]]] = field(default_factory=list)  # (track id, earlier detection keys)
+
+
+class IoUTracker:
+    """SORT-style tracker. Detections of unconfirmed tracks are held back and reported, with their
+    track id, once the track is confirmed, so no tracklet loses its first frames."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.kalman = KalmanBoxes()
+        self.ids = np.zeros(0, np.int64)
+        self.hits = np.zeros(0, np.int64)
+        self.misses = np.zeros(0, np.int64)
+        self.pending: list[list[int]] = []  # per track: detection keys seen before confirmation
+        self.next_id = 1
+
+    def step(self, boxes: np.ndarray, keys: list[int]) -> Assignment:
+        """Advance one frame with its detections (``keys`` identify them for late reporting)."""
+        cfg = self.config
+        predicted = self.kalman.predict() if len(self.kalman) else np.zeros((0, 4))
+        matched_det, matched_trk = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if len(predicted) and len(boxes):
+            iou = iou_matrix(boxes, predicted)
+            rows, cols = linear_sum_assignment(-iou)
+            good = iou[rows, cols] >= cfg.iou_threshold
+            matched_det, matched_trk = rows[good], cols[good]
+        self.kalman.update(matched_trk, boxes[matched_det])
+        self.hits[matched_trk] += 1
+        self.misses += 1
+        self.misses[matched_trk] = 0
+        track_ids = np.zeros(len(boxes), np.int64)
+        confirmed_now = []
+        for det, trk in zip(matched_det.tolist(), matched_trk.tolist()):
+            if self.hits[trk] >= cfg.min_hits:
+                if self.pending[trk]:
+                    confirmed_now.append((int(self.ids[trk]), self.pending[trk]))
+                    self.pending[trk] = []
+                track_ids[det] = self.ids[trk]
+            else:
+                self.pending[trk].append(keys[det])
+        new = np.setdiff1d(np.arange(len(boxes)), matched_det)
+        if len(new):
+            self.kalman.add(boxes[new])
+            self.ids = np.concatenate([self.ids, np.arange(self.next_id, self.next_id + len(new))])
+            self.next_id += len(new)
+            self.hits = np.concatenate([self.hits, np.ones(len(new), np.int64)])
+            self.misses = np.concatenate([self.misses, np.zeros(len(new), np.int64)])
+            self.pending.extend([keys[d]] for d in new.tolist())
+            if cfg.min_hits <= 1:
+                track_ids[new] = self.ids[-len(new):]
+                for k in range(len(new)):
+                    self.pending[-len(new) + k] = []
+        alive = self.misses <= cfg.max_age
+        self.kalman.keep(alive)
+        self.ids, self.hits, self.misses = self.ids[alive], self.hits[alive], self.misses[alive]
+        self.pending = [p for p, a in zip(self.pending, alive.tolist()) if a]
+        return Assignment(track_ids, confirmed_now)

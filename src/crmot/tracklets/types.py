@@ -1,0 +1,46 @@
+"""Tracklets of one view, and the frame access a backend is given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from crmot.data.tracks import Tracks
+
+
+@dataclass(frozen=True)
+class VideoSource:
+    """Random access to one view's frames, read lazily (a backend decides what it keeps)."""
+
+    num_frames: int
+    height: int
+    width: int
+    read: Callable[[int], np.ndarray]  # 1-based frame -> (H, W, 3) uint8 RGB
+
+    def windows(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first_frame, frames[T, H, W, 3])`` windows of at most ``size`` frames: bounded memory."""
+        for first in range(1, self.num_frames + 1, size):
+            last = min(first + size - 1, self.num_frames)
+            yield first, np.stack([self.read(f) for f in range(first, last + 1)])
+
+
+@dataclass(frozen=True)
+class Tracklets:
+    """Per-view tracklets: MOT rows (ids stable inside the view) and one COCO RLE mask per row."""
+
+    tracks: Tracks  # frames, tracklet ids, xywh boxes, tail = [score]
+    masks: list[dict]
+
+    def __post_init__(self) -> None:
+        if len(self.masks) != len(self.tracks):
+            raise ValueError(f"{len(self.masks)} masks for {len(self.tracks)} rows")
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self.tracks.scores
+
+    def sorted(self) -> "Tracklets":
+        order = np.lexsort((self.tracks.ids, self.tracks.frames))
+        return Tracklets(self.tracks.select(order), [self.masks[i] for i in order])

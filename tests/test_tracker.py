@@ -1,0 +1,85 @@
+"""The IoU tracker and the classical backend (weight-free stage 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crmot.data import load_split
+from crmot.data import masks as rle
+from crmot.data.frames import read_frame
+from crmot.tracklets.backends.classical import ClassicalBackend, Perspective
+from crmot.tracklets.quality import mean_quality, view_quality
+from crmot.tracklets.tracker import IoUTracker, TrackerConfig, iou_matrix
+from crmot.tracklets.types import VideoSource
+
+
+def _run(tracker, frames):
+    """frames: list of lists of boxes; returns {key: track id} once everything is reported."""
+    owner, key = {}, 0
+    for boxes in frames:
+        keys = list(range(key, key + len(boxes)))
+        key += len(boxes)
+        step = tracker.step(np.array(boxes, float).reshape(-1, 4), keys)
+        owner.update({k: int(t) for k, t in zip(keys, step.track_ids) if t})
+        for track_id, earlier in step.confirmed_now:
+            owner.update({k: track_id for k in earlier})
+    return owner
+
+
+def test_tracker_reports_the_frames_before_confirmation_and_bridges_a_gap():
+    walk = [[[10 + 3 * t, 20, 10, 30]] for t in range(10)]
+    walk[5] = []  # missed once: the track survives (max_age) and keeps its id
+    owner = _run(IoUTracker(TrackerConfig(min_hits=3, max_age=2)), walk)
+    assert len(owner) == 9 and len(set(owner.values())) == 1
+
+
+def test_tracker_needs_min_hits_before_a_track_is_born():
+    owner = _run(IoUTracker(TrackerConfig(min_hits=3)), [[[0, 0, 10, 10]], [[0, 0, 10, 10]], [], [], [], []])
+    assert owner == {}
+
+
+def test_tracker_keeps_two_crossing_objects_apart():
+    frames = [[[5 * t, 0, 10, 30], [100 - 5 * t, 40, 10, 30]] for t in range(20)]
+    owner = _run(IoUTracker(), frames)
+    ids = np.array([owner[k] for k in range(40)]).reshape(20, 2)
+    assert (ids[:, 0] == ids[0, 0]).all() and (ids[:, 1] == ids[0, 1]).all() and ids[0, 0] != ids[0, 1]
+
+
+def test_iou_matrix():
+    a = np.array([[0, 0, 10, 10]], float)
+    b = np.array([[5, 0, 10, 10], [20, 20, 5, 5]], float)
+    np.testing.assert_allclose(iou_matrix(a, b), [[50 / 150, 0.0]])
+
+
+def test_perspective_line_is_fitted_on_single_person_shaped_blobs():
+    rng = np.random.default_rng(0)
+    foot = rng.uniform(50, 180, 60)
+    height = 0.3 * foot + 5
+    singles = np.stack([np.zeros(60), foot - height, height / 3, height], 1)
+    merged = singles[:10] * [1, 1, 3, 1]  # groups side by side: too wide to be fitted on
+    line = Perspective.fit(np.concatenate([singles, merged]))
+    assert line.slope == pytest.approx(0.3) and line.intercept == pytest.approx(5)
+
+
+def test_classical_backend_on_the_tiny_world(tiny_root):
+    """A regression floor for the weight-free backend (the demo figures are in the closing notes)."""
+    backend = ClassicalBackend()
+    items = {}
+    for scene in load_split(tiny_root, "train"):
+        for view in scene.views:
+            info = view.seqinfo
+            video = VideoSource(info.seq_length, info.height, info.width, lambda f, v=view: read_frame(v, f))
+            tracklets = backend.segment_video(video, ["person"])
+            assert len(tracklets.masks) == len(tracklets.tracks)
+            np.testing.assert_array_equal(rle.to_boxes(tracklets.masks), tracklets.tracks.boxes)
+            items[view.folder_name] = (view.gt, rle.read_jsonl(view.masks_path), tracklets.tracks, tracklets.masks)
+    mean = mean_quality(view_quality(items))
+    assert mean["recall"] > 50 and mean["precision"] > 60 and mean["mask_iou"] > 50
+
+
+def test_classical_backend_refuses_other_categories(tiny_root):
+    view = load_split(tiny_root, "train")[0].views[0]
+    video = VideoSource(2, view.seqinfo.height, view.seqinfo.width, lambda f: read_frame(view, f))
+    with pytest.raises(ValueError, match="moving people only"):
+        ClassicalBackend().segment_video(video, ["car"])
