@@ -3,8 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU wheel where pip offers one (this machine keeps torch 2.13.0+cpu on disk).
-TORCH ?= torch==2.13.0
+# torch with a matching torchvision (SAM2 and SAM3 need torchvision; the CPU-only torch 2.13 wheel
+# offered here has none). The CUDA build runs on CPU too.
+TORCH ?= torch==2.14.1 torchvision==0.29.1
 
 DATA ?= data/synth
 PRESET ?= demo
@@ -25,8 +26,9 @@ $(BIN)/python:
 
 install: $(BIN)/python ## create .venv and install crmot with its test extras (CPU is enough)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[test,models]"
+	SAM2_BUILD_CUDA=0 $(BIN)/pip install --quiet --no-build-isolation "sam2>=1.1"
 
 demo: ## end to end on the synthetic demo world (data + evaluation of GT-derived predictions for now)
 	$(BIN)/crmot demo --data $(DATA) --run runs/$(RUN) --seed $(SEED)

@@ -102,7 +102,8 @@ class TrackletModule(L.LightningModule):
         start = time.perf_counter()
         for view in scene.views:
             info = view.seqinfo
-            video = VideoSource(info.seq_length, info.height, info.width, lambda f, view=view: read_frame(view, f))
+            video = VideoSource(info.seq_length, info.height, info.width, lambda f, view=view: read_frame(view, f),
+                                path=view.frame_path)
             result.views[view.index] = self.backend.segment_video(video, self.prompts)
             result.frames += info.seq_length
         result.seconds = time.perf_counter() - start
@@ -162,6 +163,6 @@ def main(args: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         LightningCLI(TrackletModule, TrackletData, save_config_callback=None, args=args)
-    except CRTrackFormatError as err:
+    except (CRTrackFormatError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +19,7 @@ class VideoSource:
     height: int
     width: int
     read: Callable[[int], np.ndarray]  # 1-based frame -> (H, W, 3) uint8 RGB
+    path: Callable[[int], Path] | None = None  # 1-based frame -> its image file, where frames are files
 
     def windows(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
         """``(first_frame, frames[T, H, W, 3])`` windows of at most ``size`` frames: bounded memory."""
