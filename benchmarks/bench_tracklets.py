@@ -1,0 +1,130 @@
+"""Stage-1 speed and memory: frames/s per view and peak memory of each backend, and the memory of a
+2,000-frame view against a 200-frame one (windows and streaming must keep it flat).
+
+    python benchmarks/bench_tracklets.py [--data data/bench] [--long data/long]
+
+On a GPU it runs the issue's settings (sam2 base_plus at 1024 px with random weights, classical on the
+`bench` world at 960x540, SAM3 small random); on CPU the same code at reduced sizes, recorded with
+``gpu: null``. Each measurement runs in a fresh process, so its peak RSS is its own. Results:
+benchmarks/results/tracklets.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine  # noqa: E402
+
+from crmot.data import load_split  # noqa: E402
+from crmot.data.frames import read_frame  # noqa: E402
+from crmot.data.synthetic import WorldConfig, generate, load_preset  # noqa: E402
+from crmot.io import atomic_write_json  # noqa: E402
+from crmot.tracklets.types import VideoSource  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "tracklets.json"
+LONG_WORLD = WorldConfig(train_scenes=1, test_scenes=0, views=(1, 1), frames=2000, people=(8, 8),
+                         image_size=(320, 192), expressions_per_scene=4)
+
+
+def _backend(spec: dict):
+    kind = spec["backend"]
+    if kind == "classical":
+        from crmot.tracklets.backends.classical import ClassicalBackend
+        return ClassicalBackend()
+    if kind == "sam2":
+        from crmot.tracklets.backends.sam2 import SAM2Backend
+        return SAM2Backend(size=spec["size"], checkpoint=None, allow_random_init=True, image_size=spec.get("image_size"),
+                           window=spec.get("window", 50))
+    if kind == "sam3":
+        from crmot.tracklets.backends.sam3 import SAM3Backend
+        return SAM3Backend(checkpoint="/nonexistent", allow_random_init=True, random_image_size=spec["image_size"],
+                           window=spec.get("window", 200))
+    raise ValueError(kind)
+
+
+def _measure(spec: dict, queue) -> None:
+    """Child process: run one backend over one view, report time and peak memory."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    view = load_split(spec["root"], spec["split"])[0].views[0]
+    info = view.seqinfo
+    frames = min(spec["frames"], info.seq_length)
+    video = VideoSource(frames, info.height, info.width, lambda f: read_frame(view, f), path=view.frame_path)
+    backend = _backend(spec)
+    backend.setup(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    tracklets = backend.segment_video(video, ["person"])
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    queue.put({
+        "backend": backend.describe()["name"], "settings": {k: v for k, v in spec.items() if k not in ("root",)},
+        "image_size": [info.width, info.height], "frames": frames, "seconds": seconds,
+        "frames_per_s_per_view": frames / seconds, "rows": len(tracklets.tracks),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
+    })
+
+
+def run(spec: dict) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    process = ctx.Process(target=_measure, args=(spec, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    print(f"  {result['backend']:18s} {result['image_size'][0]}x{result['image_size'][1]} {result['frames']:5d} frames "
+          f"{result['frames_per_s_per_view']:8.2f} frames/s  peak RSS {result['peak_rss_mb']:.0f} MB")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("data/bench"))
+    parser.add_argument("--long", type=Path, default=Path("data/long"))
+    args = parser.parse_args()
+    gpu = torch.cuda.is_available()
+    if not (args.data / "world.json").exists():
+        generate(args.data, load_preset("bench"), seed=0)
+    if not (args.long / "world.json").exists():
+        generate(args.long, LONG_WORLD, seed=0)
+    bench = {"root": str(args.data), "split": "test"}
+    if gpu:  # the issue's settings
+        specs = [{**bench, "backend": "classical", "frames": 600},
+                 {**bench, "backend": "sam2", "size": "base_plus", "image_size": 1024, "frames": 200},
+                 {**bench, "backend": "sam3", "image_size": 1008, "frames": 100}]
+    else:  # the same code at sizes two CPU cores finish in minutes
+        specs = [{**bench, "backend": "classical", "frames": 100},
+                 {**bench, "backend": "sam2", "size": "tiny", "image_size": 256, "frames": 10, "window": 5},
+                 {**bench, "backend": "sam3", "image_size": 336, "frames": 5}]
+    print("speed, one view of the bench world's test split:")
+    speed = [run(spec) for spec in specs]
+    print("memory, one view of 200 and of 2,000 frames (classical backend):")
+    long = {"root": str(args.long), "split": "train", "backend": "classical"}
+    short_run, long_run = run({**long, "frames": 200}), run({**long, "frames": 2000})
+    ratio = long_run["peak_rss_mb"] / short_run["peak_rss_mb"]
+    result = {
+        "benchmark": "stage 1 tracklets: frames/s per view and peak memory",
+        "settings": "issue settings (GPU)" if gpu else "reduced CPU settings; GPU figures pending",
+        "speed": speed,
+        "memory": {"frames_200": short_run, "frames_2000": long_run, "peak_rss_ratio_2000_over_200": ratio,
+                   "target_ratio": 1.2},
+        "targets": {"sam2_base_plus_frames_per_s_1024px_H100": 30, "classical_frames_per_s_960x540_H100": 500},
+        "machine": machine(),
+        "command": "python benchmarks/bench_tracklets.py",
+    }
+    atomic_write_json(RESULTS, result)
+    print(f"2000/200-frame peak RSS ratio {ratio:.3f}; written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
