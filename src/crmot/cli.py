@@ -6,7 +6,6 @@ Stage launchers (Lightning CLI) live in ``stages/``; this command holds the tool
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path

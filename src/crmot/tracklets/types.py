@@ -39,6 +39,22 @@ class Tracklets:
         if len(self.masks) != len(self.tracks):
             raise ValueError(f"{len(self.masks)} masks for {len(self.tracks)} rows")
 
+    @classmethod
+    def empty(cls) -> "Tracklets":
+        return cls(Tracks(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros((0, 1))), [])
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[int, int, float, dict]]) -> "Tracklets":
+        """From ``(frame, id, score, mask RLE)`` rows; boxes are the masks' tight boxes."""
+        if not rows:
+            return cls.empty()
+        from crmot.data import masks as rle
+
+        masks = [r[3] for r in rows]
+        tracks = Tracks(np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64),
+                        rle.to_boxes(masks), np.array([[r[2]] for r in rows], np.float64))
+        return cls(tracks, masks).sorted()
+
     @property
     def scores(self) -> np.ndarray:
         return self.tracks.scores

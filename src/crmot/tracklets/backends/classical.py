@@ -224,7 +224,7 @@ def _tracklets(detections: dict, owner: dict[int, int]) -> Tracklets:
     """Rows of confirmed tracks only, ids renumbered 1..N by first appearance."""
     keys = sorted(owner, key=lambda k: (detections[k][0], k))
     if not keys:
-        return Tracklets(Tracks(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros((0, 1))), [])
+        return Tracklets.empty()
     raw = np.array([owner[k] for k in keys])
     _, first = np.unique(raw, return_index=True)
     rank = {int(raw[i]): n + 1 for n, i in enumerate(sorted(first))}

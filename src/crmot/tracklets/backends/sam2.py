@@ -20,7 +20,6 @@ from crmot.data import masks as rle
 from crmot.models import sam2 as sam2_models
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.backends.classical import ClassicalBackend
-from crmot.tracklets.backends.sam3 import _tracklets
 from crmot.tracklets.tracker import iou_matrix
 from crmot.tracklets.types import Tracklets, VideoSource
 
@@ -84,7 +83,7 @@ class SAM2Backend(SegmentationBackend):
                                 if first + offset == last:
                                     carried[int(obj_id)] = mask
                 self.predictor.reset_state(state)
-        return _tracklets(rows)
+        return Tracklets.from_rows(rows)
 
     def _propagate(self, state):
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from crmot.data import masks as rle
-from crmot.data.tracks import Tracks
 from crmot.models import sam3 as sam3_models
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.stitch import stitch
@@ -76,7 +75,7 @@ class SAM3Backend(SegmentationBackend):
             carried = {gid: mask for f, gid, _, mask in rows if f == last}
             first = last + 1
             del session
-        return _tracklets(rows)
+        return Tracklets.from_rows(rows)
 
     @torch.inference_mode()
     def _segment_frame(self, session, frame: np.ndarray) -> dict[int, tuple[float, dict]]:
@@ -88,12 +87,3 @@ class SAM3Backend(SegmentationBackend):
         masks = post["masks"].cpu().numpy()
         return {int(i): (float(s), rle.encode(m)) for i, s, m in zip(post["object_ids"].tolist(), post["scores"].tolist(), masks)
                 if s >= self.min_score and m.any()}
-
-
-def _tracklets(rows: list[tuple[int, int, float, dict]]) -> Tracklets:
-    if not rows:
-        return Tracklets(Tracks(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros((0, 1))), [])
-    masks = [r[3] for r in rows]
-    tracks = Tracks(np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64),
-                    rle.to_boxes(masks), np.array([[r[2]] for r in rows]))
-    return Tracklets(tracks, masks).sorted()
