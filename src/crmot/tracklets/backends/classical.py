@@ -2,10 +2,11 @@
 
 Per view: a median background from frames sampled over the whole video (memory bounded by the
 sample, not the length), foreground = colour distance to it, cleaned by morphology and split into
-connected components (scipy.ndimage, whole windows at once); blobs wider than one person are
-split at the valleys of their column profile; blobs not shaped like a standing person (dogs, a
-bicycle alone) are dropped; a Kalman + Hungarian tracker links blobs into tracklets. Masks are the
-blobs' foreground pixels.
+connected components (scipy.ndimage, whole windows at once). A perspective line (person height vs.
+foot row, fitted per view on the sampled frames, no calibration needed) peels merged people apart;
+without it, side-by-side people are cut at the valleys of the column profile. Blobs not shaped like
+a standing person (dogs, wheels) are dropped; a Kalman + Hungarian tracker links blobs into
+tracklets. Masks are the blobs' foreground pixels.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from scipy import ndimage
 
 from crmot.constants import CATEGORY
 from crmot.data import masks as rle
-from crmot.data.tracks import Tracks
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.tracker import IoUTracker, TrackerConfig
 from crmot.tracklets.types import Tracklets, VideoSource
@@ -223,15 +223,7 @@ def _box(mask: np.ndarray, top: int, left: int) -> list[float] | None:
 def _tracklets(detections: dict, owner: dict[int, int]) -> Tracklets:
     """Rows of confirmed tracks only, ids renumbered 1..N by first appearance."""
     keys = sorted(owner, key=lambda k: (detections[k][0], k))
-    if not keys:
-        return Tracklets.empty()
-    raw = np.array([owner[k] for k in keys])
-    _, first = np.unique(raw, return_index=True)
-    rank = {int(raw[i]): n + 1 for n, i in enumerate(sorted(first))}
-    tracks = Tracks(
-        frames=np.array([detections[k][0] for k in keys], np.int64),
-        ids=np.array([rank[int(r)] for r in raw], np.int64),
-        boxes=np.stack([detections[k][1] for k in keys]),
-        tail=np.array([[detections[k][2]] for k in keys]),
-    )
-    return Tracklets(tracks, [detections[k][3] for k in keys]).sorted()
+    rank: dict[int, int] = {}
+    for k in keys:
+        rank.setdefault(owner[k], len(rank) + 1)
+    return Tracklets.from_rows([(detections[k][0], rank[owner[k]], detections[k][2], detections[k][3]) for k in keys])
