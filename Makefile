@@ -15,8 +15,9 @@ SPLIT ?= test
 PROTOCOL ?= crtrack
 
 STAGE1 := $(BIN)/python stages/tracklets.py predict --config conf/tracklets.yaml
+STAGE2 := $(BIN)/python stages/associate.py predict --config conf/associate.yaml
 
-.PHONY: help install demo data check tracklets eval test test-all bench clean
+.PHONY: help install demo data check tracklets pseudolabels eval-zeroshot eval test test-all bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,7 +31,7 @@ install: $(BIN)/python ## create .venv and install crmot with its test extras (C
 	$(BIN)/pip install --quiet -e ".[test,models]"
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install --quiet --no-build-isolation "sam2>=1.1"
 
-demo: ## end to end on the synthetic demo world (data + evaluation of GT-derived predictions for now)
+demo: ## end to end on the synthetic demo world: data, stage 1, stage 2, training-free CRMOT scored
 	$(BIN)/crmot demo --data $(DATA) --run runs/$(RUN) --seed $(SEED)
 
 data: ## write the synthetic world: make data [DATA=data/synth] [PRESET=demo|bench] [SEED=0]
@@ -41,6 +42,16 @@ check: ## validate a dataset root and print its summary: make check DATA=<root>
 
 tracklets: ## stage 1, per-view tracklets: make tracklets [DATA=data/synth] [RUN=demo] [ARGS="--model.overwrite true"]
 	$(STAGE1) --data.root $(DATA) --model.output_dir runs/$(RUN)/tracklets $(ARGS)
+
+pseudolabels: ## stages 1+2, pseudo label root in runs/$(RUN)/pseudo: make pseudolabels [DATA=] [RUN=] [ARGS=stage 1] [ARGS2=stage 2]
+	$(STAGE1) --data.root $(DATA) --model.output_dir runs/$(RUN)/tracklets $(ARGS)
+	$(STAGE2) --data.root $(DATA) --model.tracklets_dir runs/$(RUN)/tracklets --model.output_dir runs/$(RUN)/pseudo $(ARGS2)
+
+eval-zeroshot: ## training-free CRMOT on the test split (stages 1+2, expression matching, crmot evaluate)
+	$(STAGE1) --data.root $(DATA) --data.splits [test] --model.output_dir runs/$(RUN)/tracklets $(ARGS)
+	$(STAGE2) --data.root $(DATA) --data.splits [test] --model.tracklets_dir runs/$(RUN)/tracklets --model.output_dir runs/$(RUN)/pseudo $(ARGS2)
+	$(BIN)/crmot zeroshot --data $(DATA) --pseudo runs/$(RUN)/pseudo --out runs/$(RUN)/zeroshot/predictions --split test
+	$(BIN)/crmot evaluate --gt $(DATA) --pred runs/$(RUN)/zeroshot/predictions --split test --protocol $(PROTOCOL) --json runs/$(RUN)/zeroshot/metrics.json
 
 eval: ## score predictions: make eval GT=<root or per-expression GT> PRED=<pred root>
 	$(BIN)/crmot evaluate --gt $(GT) --pred $(PRED) --split $(SPLIT) --protocol $(PROTOCOL) --json runs/$(RUN)/eval/metrics.json
@@ -54,6 +65,7 @@ test-all: ## every test, slow ones included
 bench: ## benchmarks; results land in benchmarks/results/*.json
 	$(BIN)/python benchmarks/bench_eval.py
 	$(BIN)/python benchmarks/bench_tracklets.py
+	$(BIN)/python benchmarks/bench_pseudolabels.py
 
 clean: ## remove generated data and runs (never the venv)
 	rm -rf data runs

@@ -1,4 +1,4 @@
-"""The ``crmot`` command: ``data generate|check``, ``evaluate``, ``demo``.
+"""The ``crmot`` command: ``data generate|check``, ``evaluate``, ``zeroshot``, ``demo``.
 
 Stage launchers (Lightning CLI) live in ``stages/``; this command holds the tools around them.
 """
@@ -54,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", type=Path, default=None, help="write the full report here")
     ev.set_defaults(func=_evaluate)
 
+    zs = sub.add_parser("zeroshot", help="training-free CRMOT: answer a split's expressions with stage-2 identities")
+    zs.add_argument("--data", type=Path, required=True, help="dataset root holding the expressions")
+    zs.add_argument("--pseudo", type=Path, required=True, help="stage-2 label root (runs/<run>/pseudo)")
+    zs.add_argument("--out", type=Path, required=True, help="prediction folder to write")
+    zs.add_argument("--split", default="test")
+    zs.add_argument("--threshold", type=float, default=0.5, help="matcher score an identity needs")
+    zs.add_argument("--no-text", action="store_true", help="attributes only, no MiniLM sentence similarity")
+    zs.set_defaults(func=_zeroshot)
+
     demo = sub.add_parser("demo", help="run the pipeline end to end on the synthetic demo world")
     demo.add_argument("--data", type=Path, default=Path("data/synth"))
     demo.add_argument("--run", type=Path, default=Path("runs/demo"))
@@ -85,6 +94,19 @@ def _evaluate(args) -> None:
     if args.json:
         atomic_write_json(args.json, report)
         console.print(f"report written to {args.json}")
+
+
+def _zeroshot(args) -> None:
+    from crmot.association.matcher import ExpressionMatcher
+    from crmot.association.zeroshot import answer_split
+
+    encoder = None
+    if not args.no_text:
+        from crmot.models.text import SentenceEncoder
+
+        encoder = SentenceEncoder()
+    chosen = answer_split(args.data, args.pseudo, args.split, ExpressionMatcher(encoder, threshold=args.threshold), args.out)
+    console.print(f"answered {len(chosen)} expressions of {args.split}: predictions in {args.out}")
 
 
 def _demo(args) -> None:

@@ -1,7 +1,8 @@
 """``make demo``: the pipeline end to end on the synthetic demo world.
 
-Today it writes (or reuses) the demo world, validates it and runs stage 1 (tracklets, with their
-quality against the world's ground truth); each stage extends this function as it lands.
+It writes (or reuses) the demo world, validates it, runs stage 1 (tracklets) and stage 2 (cross-view
+pseudo labels), each with its quality against the world's ground truth, then the training-free
+pipeline answers the test expressions and ``crmot evaluate`` scores it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rich.console import Console
 from crmot.constants import CONF_DIR
 from crmot.data.check import check_root, print_summary
 from crmot.data.synthetic import generate, load_preset
+from crmot.stages.associate import main as associate_main
 from crmot.stages.tracklets import main as tracklets_main
 
 DEMO_PRESET = "demo"
@@ -31,8 +33,28 @@ def run_demo(data: Path, run: Path, seed: int = 0, console: Console | None = Non
     console.rule("stage 1: tracklets (classical backend)")
     tracklets_main(["predict", "--config", str(CONF_DIR / "tracklets.yaml"), "--data.root", str(data),
                     "--model.output_dir", str(Path(run) / "tracklets"), "--trainer.accelerator", "cpu"])
-    console.print("stages 2-4 (pseudo labels, ViewSAM, evaluation) are not built yet: see the open issues; "
-                  "`crmot evaluate` scores any prediction folder today.")
+    console.rule("stage 2: cross-view pseudo labels (colour ReID, classical re-prompting, attribute describer)")
+    associate_main(["predict", "--config", str(CONF_DIR / "associate.yaml"), "--data.root", str(data),
+                    "--model.tracklets_dir", str(Path(run) / "tracklets"), "--model.output_dir", str(Path(run) / "pseudo"),
+                    "--trainer.accelerator", "cpu"])
+    console.rule("training-free CRMOT on the test split (stage-2 identities + expression matcher)")
+    score_zeroshot(data, Path(run), console)
+
+
+def score_zeroshot(data: Path, run: Path, console: Console) -> dict:
+    from crmot.association.matcher import ExpressionMatcher
+    from crmot.association.zeroshot import answer_split
+    from crmot.metrics.evaluate import evaluate, print_report
+    from crmot.models.text import SentenceEncoder
+    from crmot.io import atomic_write_json
+
+    predictions = run / "zeroshot" / "predictions"
+    answer_split(data, run / "pseudo", "test", ExpressionMatcher(SentenceEncoder()), predictions)
+    report = evaluate(data, predictions, split="test")
+    report["pipeline"] = "training-free: classical tracklets + colour ReID + attributes + MiniLM matcher"
+    atomic_write_json(run / "zeroshot" / "metrics.json", report)
+    print_report(report, console)
+    return report
 
 
 def _world_is_current(data: Path, config, seed: int) -> bool:

@@ -22,14 +22,14 @@ import lightning as L
 from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.cli import LightningCLI
 from rich.console import Console
-from torch.utils.data import DataLoader
 
-from crmot.constants import CATEGORY, SPLITS
+from crmot.constants import CATEGORY
 from crmot.data import masks as rle
-from crmot.data.crtrack import CRTrackFormatError, images_dir, list_scenes, load_scene
+from crmot.data.crtrack import CRTrackFormatError, list_scenes, load_scene
 from crmot.data.frames import read_frame
 from crmot.io import atomic_write_json
 from crmot.stages.manifest import is_done, view_fingerprint, write_manifest
+from crmot.stages.scenes import SceneData
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.backends.classical import ClassicalBackend
 from crmot.tracklets.io import read_tracklets, write_tracklets
@@ -53,28 +53,8 @@ class SceneTracklets:
     skipped: bool = False
 
 
-class TrackletData(L.LightningDataModule):
-    """Scenes of a CRTrack root as work units (validated up front, so bad input fails before any work)."""
-
-    def __init__(self, root: str = "data/synth", splits: list[str] | None = None, scenes: list[str] | None = None):
-        super().__init__()
-        self.root = Path(root)
-        self.splits = [s for s in (splits or list(SPLITS)) if images_dir(self.root, s).is_dir()]
-        self.scenes = scenes
-        self.units: list[dict] = []
-
-    def setup(self, stage: str) -> None:
-        self.units = []
-        for split in self.splits:
-            for name in list_scenes(self.root, split):
-                if self.scenes is None or name in self.scenes:
-                    load_scene(self.root, split, name)  # raises CRTrackFormatError naming the file
-                    self.units.append({"root": str(self.root), "split": split, "scene": name})
-        if not self.units:
-            raise CRTrackFormatError(self.root, f"no scene to process in splits {self.splits}")
-
-    def predict_dataloader(self) -> DataLoader:
-        return DataLoader(self.units, batch_size=1, collate_fn=lambda batch: batch[0], num_workers=0)
+class TrackletData(SceneData):
+    """Scenes of a CRTrack root as work units (all views of a scene on one rank)."""
 
 
 class TrackletModule(L.LightningModule):

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import numpy as np
+
 from crmot.tracklets.types import Tracklets, VideoSource
+
+#: A re-prompting answer: (frame, score, mask RLE) of the object found inside a frame's region.
+RegionRow = tuple[int, float, dict]
 
 
 class SegmentationBackend(ABC):
@@ -18,6 +23,12 @@ class SegmentationBackend(ABC):
     @abstractmethod
     def segment_video(self, video: VideoSource, prompts: list[str]) -> Tracklets:
         """Every object of the prompted categories in one view, with tracklet ids stable in the view."""
+
+    def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray]) -> list[RegionRow]:
+        """Re-prompting (stage 2): the object inside each frame's candidate box (frame -> xywh), for
+        the frames where one is found. Backends that cannot take region prompts say so."""
+        raise NotImplementedError(f"the {self.name} backend cannot be prompted with regions; "
+                                  "use the classical or sam2 backend as the stage-2 segmenter")
 
     def setup(self, device: "torch.device") -> None:  # noqa: F821
         """Load models onto ``device`` (called once per process before the first video)."""

@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from crmot.constants import CATEGORY
 from crmot.data import masks as rle
-from crmot.tracklets.backends import SegmentationBackend
+from crmot.tracklets.backends import RegionRow, SegmentationBackend
 from crmot.tracklets.tracker import IoUTracker, TrackerConfig
 from crmot.tracklets.types import Tracklets, VideoSource
 
@@ -72,6 +72,44 @@ class ClassicalBackend(SegmentationBackend):
                 for track_id, earlier in step.confirmed_now:
                     owner.update({k: track_id for k in earlier})
         return _tracklets(detections, owner)
+
+    def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray],
+                        relax: float = 0.6) -> list[RegionRow]:
+        """Detection again inside each candidate box with the foreground threshold lowered by
+        ``relax``: the component holding most of the box's foreground, cut to the (slightly grown) box."""
+        background, _ = self._calibrated(video)
+        rows = []
+        for frame, box in sorted(regions.items()):
+            x, y, w, h = box
+            x0, y0 = max(int(x - 0.15 * w), 0), max(int(y - 0.1 * h), 0)
+            x1, y1 = min(int(np.ceil(x + 1.15 * w)), video.width), min(int(np.ceil(y + 1.1 * h)), video.height)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            patch = video.read(frame)[y0:y1, x0:x1].astype(np.int16)
+            distance = np.abs(patch - background[y0:y1, x0:x1]).max(axis=-1)
+            foreground = ndimage.binary_opening(distance > relax * self.config.threshold)
+            foreground = ndimage.binary_fill_holes(ndimage.binary_closing(foreground, structure=_VERTICAL[0]))
+            labels, count = ndimage.label(foreground)
+            if not count:
+                continue
+            sizes = ndimage.sum(foreground, labels, index=np.arange(1, count + 1))
+            part = labels == (int(np.argmax(sizes)) + 1)
+            if part.sum() < self.config.min_area:
+                continue
+            mask = np.zeros((video.height, video.width), bool)
+            mask[y0:y1, x0:x1] = part
+            rows.append((frame, float(part.sum()) / float(max(w * h, 1.0)), rle.encode(mask)))
+        return rows
+
+    def _calibrated(self, video: VideoSource):
+        """``calibrate`` once per video (re-prompting asks many times for the same view)."""
+        cache = self.__dict__.setdefault("_calibrations", {})
+        key = (str(video.path(1)) if video.path else id(video), video.num_frames)
+        if key not in cache:
+            if len(cache) >= 16:  # a scene's views; bounded whatever the number of scenes
+                cache.pop(next(iter(cache)))
+            cache[key] = self.calibrate(video)
+        return cache[key]
 
     def calibrate(self, video: VideoSource) -> tuple[np.ndarray, "Perspective | None"]:
         """Median background from frames sampled over the whole video (memory bounded by the

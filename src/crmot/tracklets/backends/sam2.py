@@ -18,7 +18,7 @@ import torch
 
 from crmot.data import masks as rle
 from crmot.models import sam2 as sam2_models
-from crmot.tracklets.backends import SegmentationBackend
+from crmot.tracklets.backends import RegionRow, SegmentationBackend
 from crmot.tracklets.backends.classical import ClassicalBackend
 from crmot.tracklets.tracker import iou_matrix
 from crmot.tracklets.types import Tracklets, VideoSource
@@ -84,6 +84,24 @@ class SAM2Backend(SegmentationBackend):
                                     carried[int(obj_id)] = mask
                 self.predictor.reset_state(state)
         return Tracklets.from_rows(rows)
+
+    def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray]) -> list[RegionRow]:
+        """Re-prompting: SAM2 itself (its image predictor on the same weights) prompted with each box."""
+        from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+        if self.predictor is None:
+            self.setup(self.device)
+        image_predictor = SAM2ImagePredictor(self.predictor)
+        rows = []
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        with torch.inference_mode(), autocast:
+            for frame, (x, y, w, h) in sorted(regions.items()):
+                image_predictor.set_image(video.read(frame))
+                masks, scores, _ = image_predictor.predict(box=np.array([x, y, x + w, y + h]), multimask_output=False)
+                mask = np.asarray(masks[0]) > 0
+                if mask.any():
+                    rows.append((frame, float(scores[0]), rle.encode(mask)))
+        return rows
 
     def _propagate(self, state):
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")

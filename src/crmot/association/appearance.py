@@ -1,0 +1,152 @@
+"""Appearance of tracklets: quality-weighted mask crops, per-crop embeddings, pooled prototypes.
+
+A tracklet is seen through a few crops chosen evenly over its life (the best row of each time chunk:
+high score, not cut by the image border). Each embedder turns crops into unit vectors; a tracklet's
+prototype is their weighted mean, and an identity's prototype the mean over its tracklets.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from crmot.association.colour import COLOUR_NAMES, name_probabilities, srgb_to_lab
+from crmot.association.records import Tracklet
+from crmot.data import masks as rle
+
+#: Body parts as (top, bottom) fractions of a person's box height: CRTrack describes head, coat, trousers, shoes.
+PARTS: dict[str, tuple[float, float]] = {
+    "head": (0.0, 0.19), "coat": (0.19, 0.53), "trousers": (0.53, 0.94), "shoes": (0.94, 1.0),
+}
+#: How much each part counts in the colour embedding (shoes are few pixels and often occluded).
+PART_WEIGHTS = {"head": 0.5, "coat": 1.0, "trousers": 1.0, "shoes": 0.3}
+#: Crops smaller than this (pixels of mask) say little about colour.
+MIN_CROP_PIXELS = 40
+
+
+@dataclass
+class Crop:
+    """One masked person crop, colour-normalised for its view."""
+
+    owner: int  # index of the tracklet (in the caller's list)
+    frame: int
+    image: np.ndarray  # (h, w, 3) float32 RGB 0-255, view cast removed
+    mask: np.ndarray  # (h, w) bool
+    weight: float
+
+    def part_pixels(self, part: str, side: str | None = None) -> np.ndarray:
+        """(N, 3) RGB pixels of the mask inside a body part (``side``: "left" / "right" half)."""
+        top, bottom = PARTS[part]
+        h, w = self.mask.shape
+        y0, y1 = int(round(top * h)), max(int(round(bottom * h)), int(round(top * h)) + 1)
+        x0, x1 = (0, w) if side is None else ((0, w // 2) if side == "left" else (w // 2, w))
+        return self.image[y0:y1, x0:x1][self.mask[y0:y1, x0:x1]]
+
+
+def sample_rows(tracklet: Tracklet, count: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows to crop (the best of each of ``count`` time chunks) and their quality weights."""
+    x, y, w, h = tracklet.boxes.T
+    inside = (x > 1) & (y > 1) & (x + w < width - 1) & (y + h < height - 1)
+    quality = np.clip(tracklet.scores, 0.05, 1.0) * np.where(inside, 1.0, 0.3) * np.sqrt(np.maximum(w * h, 1.0))
+    chunks = np.array_split(np.arange(len(tracklet)), min(count, len(tracklet)))
+    rows = np.array([c[np.argmax(quality[c])] for c in chunks if len(c)])
+    return rows, quality[rows] / quality[rows].max()
+
+
+def collect_crops(tracklets: list[Tracklet], read, gains: dict[int, np.ndarray], sizes: dict[int, tuple[int, int]],
+                  per_tracklet: int = 6) -> list[Crop]:
+    """Crops of every tracklet; each frame is read once however many tracklets it holds.
+
+    ``read(view, frame)`` returns the (H, W, 3) uint8 frame; ``gains`` and ``sizes`` ((H, W)) are per view.
+    """
+    wanted: dict[tuple[int, int], list[tuple[int, int, float]]] = defaultdict(list)
+    for owner, t in enumerate(tracklets):
+        rows, weights = sample_rows(t, per_tracklet, *sizes[t.view])
+        for row, weight in zip(rows.tolist(), weights.tolist()):
+            wanted[(t.view, int(t.frames[row]))].append((owner, row, weight))
+    crops = []
+    for (view, frame), items in sorted(wanted.items()):
+        image = read(view, frame)
+        for owner, row, weight in items:
+            t = tracklets[owner]
+            x, y, w, h = np.round(t.boxes[row]).astype(int)
+            x0, y0 = max(x, 0), max(y, 0)
+            x1, y1 = min(x + w, image.shape[1]), min(y + h, image.shape[0])
+            if x1 <= x0 or y1 <= y0:
+                continue
+            mask = rle.decode(t.masks[row])[y0:y1, x0:x1].astype(bool)
+            if mask.sum() < MIN_CROP_PIXELS:
+                continue
+            pixels = image[y0:y1, x0:x1].astype(np.float32) * gains[view]
+            crops.append(Crop(owner, frame, np.clip(pixels, 0, 255), mask, weight))
+    return crops
+
+
+def part_colours(crop: Crop) -> dict[str, np.ndarray]:
+    """Per part, the mean soft colour-name membership of its pixels (zeros where the part is empty)."""
+    out = {}
+    for part in PARTS:
+        pixels = crop.part_pixels(part)
+        out[part] = name_probabilities(srgb_to_lab(pixels)).mean(0) if len(pixels) else np.zeros(len(COLOUR_NAMES))
+    return out
+
+
+class Embedder(ABC):
+    """Crops -> unit vectors; cosine similarity between them is the appearance affinity."""
+
+    name: str
+
+    @abstractmethod
+    def embed(self, crops: list[Crop]) -> np.ndarray:
+        """(len(crops), D) float32, rows of unit norm."""
+
+    def setup(self, device) -> None:
+        """Load weights onto ``device`` (once per process)."""
+
+    def describe(self) -> dict:
+        return {"name": self.name}
+
+
+class ColourEmbedder(Embedder):
+    """Weight-free ReID: per-part colour-name memberships plus a/b and lightness histograms in Lab.
+
+    Colour names make the vector robust to what is left of a camera's cast after normalisation; the
+    Lab histograms keep the shades that names merge. Hellinger (square-root) mapping, then unit norm.
+    """
+
+    name = "color"
+
+    def embed(self, crops: list[Crop]) -> np.ndarray:
+        return np.stack([self._one(c) for c in crops]).astype(np.float32) if crops else np.zeros((0, self.dim), np.float32)
+
+    @property
+    def dim(self) -> int:
+        return len(PARTS) * (len(COLOUR_NAMES) + 16 + 4)
+
+    def _one(self, crop: Crop) -> np.ndarray:
+        pieces = []
+        for part, weight in PART_WEIGHTS.items():
+            pixels = crop.part_pixels(part)
+            if not len(pixels):
+                pieces.append(np.zeros(len(COLOUR_NAMES) + 20))
+                continue
+            lab = srgb_to_lab(pixels)
+            names = name_probabilities(lab).mean(0)
+            ab, _, _ = np.histogram2d(lab[:, 1], lab[:, 2], bins=4, range=[[-80, 80], [-80, 80]])
+            light, _ = np.histogram(lab[:, 0], bins=4, range=(0, 100))
+            ab = ab.ravel() / len(lab)
+            light = light / len(lab)
+            pieces.append(weight * np.sqrt(np.concatenate([names, 0.5 * ab, 0.5 * light])))
+        vector = np.concatenate(pieces)
+        return vector / max(np.linalg.norm(vector), 1e-9)
+
+
+def pool(embeddings: np.ndarray, owners: np.ndarray, weights: np.ndarray, count: int) -> np.ndarray:
+    """(count, D) weighted mean embedding per owner, unit norm (zeros for owners without crops)."""
+    out = np.zeros((count, embeddings.shape[1] if embeddings.ndim == 2 else 0), np.float32)
+    np.add.at(out, owners, embeddings * weights[:, None])
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.where(norms > 0, out / np.maximum(norms, 1e-9), 0.0).astype(np.float32)

@@ -1,0 +1,53 @@
+"""Colour names in a perceptual space (CIE Lab), and per-view colour-cast normalisation.
+
+Every camera has its own gain and white balance; a red coat must read "red" in all of them. A view's
+cast is estimated from the median colour of frames sampled over the video (grey-world on the scene,
+dominated by the static background) and divided out before anything is named or compared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from crmot.constants import COLOURS
+
+COLOUR_NAMES = tuple(COLOURS)
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) sRGB in 0-255 -> (..., 3) CIE Lab (D65)."""
+    c = np.clip(np.asarray(rgb, np.float32) / 255.0, 0.0, 1.0)
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]],
+                            np.float32)
+    xyz /= np.array([0.95047, 1.0, 1.08883], np.float32)
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
+    return np.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], -1)
+
+
+#: Lab of each named colour, in the order of ``COLOUR_NAMES``.
+PROTOTYPES_LAB = srgb_to_lab(np.array([COLOURS[n] for n in COLOUR_NAMES], np.float32))
+#: Softness of colour naming (Lab units): a pixel between two prototypes counts for both.
+NAMING_SIGMA = 14.0
+
+
+def name_probabilities(lab: np.ndarray) -> np.ndarray:
+    """(N, 3) Lab pixels -> (N, len(COLOUR_NAMES)) soft colour-name memberships (rows sum to 1)."""
+    d2 = ((lab[:, None, :] - PROTOTYPES_LAB[None]) ** 2).sum(-1)
+    logits = -d2 / (2 * NAMING_SIGMA**2)
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def view_gain(frames: np.ndarray) -> np.ndarray:
+    """Per-channel gain (3,) that maps a view's median colour to grey (its colour cast removed)."""
+    median = np.median(frames.reshape(-1, 3).astype(np.float32), axis=0)
+    median = np.maximum(median, 1.0)
+    return (median.mean() / median).astype(np.float32)
+
+
+def skin_like(lab: np.ndarray) -> np.ndarray:
+    """(N,) True for pixels in the usual range of skin in Lab (warm, moderately light, little chroma)."""
+    light, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
+    return (light > 35) & (light < 90) & (a > 4) & (a < 30) & (b > 8) & (b < 40) & (b > 0.6 * a)

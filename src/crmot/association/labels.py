@@ -1,0 +1,146 @@
+"""Pseudo labels on disk (a CRTrack label root) and how good they are against ground truth.
+
+For each scene: ``images/<split>/<Scene>_View<K>/{seqinfo.ini, gt/gt.txt, gt/masks.jsonl}`` with the
+pseudo identities as global ids, ``labels_with_ids_text/<split>/tackled_text/<Scene>.txt`` (pseudo
+expressions: descriptions and their sub-phrases, each mapped to every identity it fits) and
+``gt_train/<Scene>.txt`` (descriptions). Our extension ``identities/<split>/<Scene>.json`` keeps each
+identity's colour attributes and tracklets, for the training-free matcher and for debugging.
+Images are not copied: training reads them from the source root.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from crmot.association import attributes as attrs
+from crmot.association.colour import COLOUR_NAMES
+from crmot.association.describe import Description
+from crmot.association.pipeline import SceneAssociation
+from crmot.data import masks as rle
+from crmot.data.crtrack import Expression, Scene, gt_tracks, write_descriptions, write_expressions, write_view
+from crmot.data.tracks import Tracks
+from crmot.io import atomic_write_json
+from crmot.metrics.clear import match_boxes
+from crmot.metrics.sequence import score_sequence
+
+
+def identities_path(label_root: Path, split: str, scene: str) -> Path:
+    return Path(label_root) / "identities" / split / f"{scene}.json"
+
+
+def view_rows(result: SceneAssociation, view: int) -> tuple[Tracks, list[dict]]:
+    """Rows of one view with identity ids; where an identity has two rows in a frame (tracker
+    hand-over overlap), the higher-scoring one."""
+    rows = [(int(f), int(result.labels[i]), b, float(s), m)
+            for i, t in enumerate(result.tracklets) if t.view == view
+            for f, b, s, m in zip(t.frames.tolist(), t.boxes, t.scores.tolist(), t.masks)]
+    best: dict[tuple[int, int], tuple] = {}
+    for row in rows:
+        key = row[:2]
+        if key not in best or row[3] > best[key][3]:
+            best[key] = row
+    kept = [best[k] for k in sorted(best)]
+    if not kept:
+        return Tracks.empty(), []
+    tracks = gt_tracks(np.array([r[0] for r in kept]), np.array([r[1] for r in kept]), np.stack([r[2] for r in kept]))
+    return tracks, [r[4] for r in kept]
+
+
+def pseudo_expressions(scene: str, descriptions: dict[int, Description]) -> list[Expression]:
+    """Every description and sub-phrase, mapped to each identity whose named attributes fit it."""
+    sentences = list(dict.fromkeys(p for d in descriptions.values() for p in d.phrases))
+    out = []
+    for text in sentences:
+        constraints = attrs.parse(text)
+        ids = tuple(i for i, d in sorted(descriptions.items()) if constraints.fits(d.named))
+        if ids:
+            out.append(Expression(scene=scene, sentence=text, ids=ids))
+    return out
+
+
+def write_scene(label_root: Path, scene: Scene, result: SceneAssociation) -> None:
+    """The scene's part of the label root (every file atomically)."""
+    for view in scene.views:
+        tracks, masks = view_rows(result, view.index)
+        path = write_view(label_root, scene.split, scene.name, view.index, view.seqinfo, tracks)
+        rle.write_jsonl(path / "gt" / "masks.jsonl", masks)
+    write_expressions(label_root, scene.split, scene.name, pseudo_expressions(scene.name, result.descriptions))
+    write_descriptions(label_root, scene.split, scene.name, {i: d.sentence for i, d in result.descriptions.items()})
+    identities = {
+        str(i): {"sentence": d.sentence, "named": {k: sorted(v) for k, v in d.named.items()},
+                 "probabilities": {k: dict(zip(COLOUR_NAMES, np.round(p, 4).tolist())) for k, p in d.probabilities.items()},
+                 "tracklets": [{"view": t.view, "tid": t.tid, "source": t.source, "first": t.first, "last": t.last}
+                               for t, label in zip(result.tracklets, result.labels.tolist()) if label == i]}
+        for i, d in result.descriptions.items()
+    }
+    atomic_write_json(identities_path(label_root, scene.split, scene.name),
+                      {"geometry": result.geometry, "splits": result.splits, "rounds": result.rounds,
+                       "identities": identities})
+
+
+def read_identity_descriptions(label_root: Path, split: str, scene: str) -> dict[int, Description]:
+    """Descriptions with attributes, as written by :func:`write_scene`."""
+    path = identities_path(label_root, split, scene)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no identity attributes; run stage 2 (make pseudolabels) on {split} first")
+    data = json.loads(path.read_text())["identities"]
+    return {int(i): Description(d["sentence"], {k: frozenset(v) for k, v in d["named"].items()},
+                                {k: np.array([p[c] for c in COLOUR_NAMES]) for k, p in d["probabilities"].items()})
+            for i, d in data.items()}
+
+
+# --------------------------------------------------------------------------- quality against GT
+def identity_map(gt_views: dict[int, Tracks], pred_views: dict[int, Tracks]) -> dict[int, int]:
+    """Pseudo id -> the GT id it overlaps (IoU >= 0.5) in most rows over all views."""
+    votes: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for k, gt in gt_views.items():
+        pred = pred_views.get(k, Tracks.empty())
+        rows_gt, rows_pred = match_boxes(gt, pred)
+        for g, p in zip(gt.ids[rows_gt].tolist(), pred.ids[rows_pred].tolist()):
+            votes[p][g] += 1
+    return {p: max(v, key=v.get) for p, v in votes.items()}
+
+
+def scene_quality(scene: Scene, label_root: Path) -> dict | None:
+    """Identity CVRIDF1 / CVRMA (category level: all GT people vs all pseudo identities) and the
+    precision / recall of the pseudo expressions' referents (judged by the GT descriptions)."""
+    from crmot.data.crtrack import load_scene
+
+    if any(v.gt is None for v in scene.views):
+        return None
+    pseudo = load_scene(label_root, scene.split, scene.name)
+    gt_views = {v.index: v.gt for v in scene.views}
+    pred_views = {v.index: v.gt for v in pseudo.views}
+    score = score_sequence(gt_views, pred_views, "crtrack", per_view=True)
+    out = {"CVRIDF1": score.CVRIDF1, "CVRMA": score.CVRMA, "identities": int(len(pseudo.global_ids())),
+           "gt_identities": int(len(scene.global_ids())),
+           "views": {f"View{k}": {"MOTA": v.MOTA, "IDF1": v.IDF1, "recall": v.clear.recall,
+                                  "precision": v.clear.precision} for k, v in score.per_view.items()}}
+    if scene.descriptions:
+        mapping = identity_map(gt_views, pred_views)
+        truth = {g: attrs.parse(text).colours for g, text in scene.descriptions.items()}
+        reachable = set(mapping.values())
+        pairs = correct = relevant = found = 0
+        for expr in pseudo.expressions:
+            constraints = attrs.parse(expr.sentence)
+            chosen = {mapping.get(i) for i in expr.ids} - {None}
+            pairs += len(expr.ids)
+            correct += sum(1 for i in expr.ids if (g := mapping.get(i)) is not None and constraints.fits(truth.get(g, {})))
+            should = {g for g in reachable if constraints.fits(truth.get(g, {}))}
+            relevant += len(should)
+            found += len(should & chosen)
+        out["expressions"] = len(pseudo.expressions)
+        out["expression_precision"] = 100.0 * correct / pairs if pairs else 0.0
+        out["expression_recall"] = 100.0 * found / relevant if relevant else 0.0
+        out["expression_counts"] = {"pairs": pairs, "correct": correct, "relevant": relevant, "found": found}
+    return out
+
+
+def summarize(per_scene: dict[str, dict]) -> dict:
+    keys = ("CVRIDF1", "CVRMA", "expression_precision", "expression_recall")
+    return {k: float(np.mean([s[k] for s in per_scene.values() if k in s])) for k in keys
+            if any(k in s for s in per_scene.values())}

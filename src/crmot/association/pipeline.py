@@ -1,0 +1,326 @@
+"""One scene through stage 2: appearance, splits, clustering, re-prompting rounds, descriptions.
+
+The order follows ViewSAM's pseudo-label construction: per-tracklet prototypes; tracklets whose
+halves disagree are split (stage-1 identity switches); constrained clustering gives cross-view
+identities; then rounds of affinity-guided re-prompting (an identity seen in some views is looked
+for in the others, where the common plane says it stands) and of pruning (tracklets that contradict
+their identity's prototype leave it), each followed by clustering resumed from the current identities.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crmot.association.affinity import AffinityConfig, compute_affinity
+from crmot.association.appearance import Embedder, collect_crops, pool
+from crmot.association.clustering import cluster
+from crmot.association.colour import view_gain
+from crmot.association.describe import Describer, Description
+from crmot.association.geometry import GroundPlane
+from crmot.association.records import Tracklet, split_view
+from crmot.data.crtrack import CRTrackFormatError, Scene
+from crmot.data.frames import read_frame
+from crmot.tracklets.backends import SegmentationBackend
+from crmot.tracklets.tracker import iou_matrix
+from crmot.tracklets.types import Tracklets, VideoSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AssociationConfig:
+    threshold: float = 0.65  # mean affinity two clusters need to merge
+    crops_per_tracklet: int = 6
+    split_chunk: int = 12  # frames per chunk when checking a tracklet for identity switches
+    split_threshold: float = 0.75  # adjacent chunks less similar than this are cut apart
+    reprompt_rounds: int = 2  # 0 disables re-prompting
+    accept_threshold: float = 0.85  # similarity a recovered tracklet needs to its identity's prototype
+    drop_threshold: float = 0.7  # members less similar than this to the rest of their identity leave it
+    min_span: int = 3  # frames: shorter recoveries are not worth a tracklet
+    use_calibration: bool = True  # ground-plane geometry from calibration/<Scene>.json when present
+    gain_frames: int = 16  # frames sampled to estimate a view's colour cast
+    affinity: AffinityConfig = field(default_factory=AffinityConfig)
+
+
+@dataclass
+class SceneAssociation:
+    """Stage 2's answer for one scene."""
+
+    tracklets: list[Tracklet]
+    labels: np.ndarray  # (N,) identity id per tracklet, 1..M by first appearance
+    descriptions: dict[int, Description]
+    rounds: list[dict]  # per re-prompting round: added, rejected, dropped, identities
+    splits: int
+    geometry: str  # "calibrated" | "learned" | "none"
+
+
+class SceneContext:
+    """Frame access, colour casts and image sizes of one scene's views."""
+
+    def __init__(self, scene: Scene, gain_frames: int) -> None:
+        self.scene = scene
+        self.views = [v.index for v in scene.views]
+        self.sizes = {v.index: (v.seqinfo.height, v.seqinfo.width) for v in scene.views}
+        self.gains = {}
+        for view in scene.views:
+            sample = np.unique(np.linspace(1, view.num_frames, min(gain_frames, view.num_frames)).round().astype(int))
+            self.gains[view.index] = view_gain(np.stack([read_frame(view, int(f)) for f in sample]))
+
+    def read(self, view: int, frame: int) -> np.ndarray:
+        return read_frame(self.scene.view(view), frame)
+
+    def video(self, view: int) -> VideoSource:
+        v = self.scene.view(view)
+        return VideoSource(v.num_frames, v.seqinfo.height, v.seqinfo.width, lambda f: read_frame(v, f), v.frame_path)
+
+    def crops(self, tracklets: list[Tracklet], per_tracklet: int):
+        return collect_crops(tracklets, self.read, self.gains, self.sizes, per_tracklet)
+
+
+def associate_scene(scene: Scene, stage1: dict[int, Tracklets], embedder: Embedder,
+                    segmenter: SegmentationBackend | None, describer: Describer,
+                    config: AssociationConfig) -> SceneAssociation:
+    check_inputs(scene, stage1)
+    tracklets = [t for k in sorted(stage1) for t in split_view(k, stage1[k])]
+    if len(scene.views) == 1:
+        log.warning("%s has one view: identities link that view's tracklets only, nothing across views", scene.name)
+    if not tracklets:
+        log.warning("%s: stage 1 found nobody in any view; the scene gets no pseudo identities", scene.name)
+        return SceneAssociation([], np.zeros(0, np.int64), {}, [], 0, "none")
+    ctx = SceneContext(scene, config.gain_frames)
+    tracklets, splits = split_switches(tracklets, ctx, embedder, config)
+    prototypes = tracklet_prototypes(tracklets, ctx, embedder, config.crops_per_tracklet)
+    calibrated = config.use_calibration and scene.calibration is not None
+    plane = GroundPlane.from_calibration(scene.calibration) if calibrated else None
+    labels = cluster(compute_affinity(tracklets, prototypes, scene.num_frames, plane, config.affinity), config.threshold)
+    rounds = []
+    for number in range(1, config.reprompt_rounds + 1):
+        if not calibrated:
+            plane = learn_plane(tracklets, labels, ctx.views)
+        added, rejected = reprompt(tracklets, labels, prototypes, plane, ctx, segmenter, embedder, config)
+        for tracklet, label, prototype in added:
+            tracklets.append(tracklet)
+            labels = np.append(labels, label)
+            prototypes = np.vstack([prototypes, prototype])
+        labels, dropped = detach_contradictions(tracklets, labels, prototypes, config.drop_threshold)
+        affinity = compute_affinity(tracklets, prototypes, scene.num_frames, plane, config.affinity)
+        labels = cluster(affinity, config.threshold, initial=labels)
+        rounds.append({"round": number, "added": len(added), "rejected": rejected, "dropped": dropped,
+                       "identities": int(len(np.unique(labels)))})
+        log.info("%s: re-prompting round %d: %d tracklets added, %d rejected, %d dropped, %d identities",
+                 scene.name, number, len(added), rejected, dropped, rounds[-1]["identities"])
+    labels = number_by_appearance(tracklets, labels)
+    crops = ctx.crops(tracklets, config.crops_per_tracklet)
+    by_identity = defaultdict(list)
+    for crop in crops:
+        by_identity[int(labels[crop.owner])].append(crop)
+    descriptions = {i: describer.describe(by_identity[i]) for i in sorted(set(labels.tolist()))}
+    geometry = "calibrated" if calibrated else ("learned" if plane is not None and config.reprompt_rounds else "none")
+    return SceneAssociation(tracklets, labels, descriptions, rounds, splits, geometry)
+
+
+def check_inputs(scene: Scene, stage1: dict[int, Tracklets]) -> None:
+    """Clear messages for scenes stage 2 cannot associate."""
+    missing = [v.name for v in scene.views if v.index not in stage1]
+    if missing:
+        raise CRTrackFormatError(scene.views[0].path.parent, f"scene {scene.name!r}: no stage-1 tracklets for {missing}")
+    for view in scene.views:
+        rows = stage1[view.index].tracks
+        if len(rows) and rows.frames.max() > view.num_frames:
+            raise CRTrackFormatError(view.path, f"stage-1 tracklets of {view.folder_name} reach frame "
+                                     f"{rows.frames.max()}, the view has {view.num_frames} frames")
+
+
+def tracklet_prototypes(tracklets: list[Tracklet], ctx: SceneContext, embedder: Embedder, per_tracklet: int) -> np.ndarray:
+    crops = ctx.crops(tracklets, per_tracklet)
+    embeddings = embedder.embed(crops)
+    owners = np.array([c.owner for c in crops], np.int64)
+    weights = np.array([c.weight for c in crops], np.float32)
+    if not crops:
+        return np.zeros((len(tracklets), 1), np.float32)
+    return pool(embeddings, owners, weights, len(tracklets))
+
+
+def split_switches(tracklets: list[Tracklet], ctx: SceneContext, embedder: Embedder,
+                   config: AssociationConfig) -> tuple[list[Tracklet], int]:
+    """Cut tracklets where consecutive chunks look like different people (a stage-1 identity switch)."""
+    chunks, owners = [], []
+    for index, t in enumerate(tracklets):
+        if len(t) >= 2 * config.split_chunk:
+            for rows in np.array_split(np.arange(len(t)), len(t) // config.split_chunk):
+                chunks.append(t.take(rows))
+                owners.append(index)
+    if not chunks:
+        return tracklets, 0
+    prototypes = tracklet_prototypes(chunks, ctx, embedder, per_tracklet=2)
+    owners = np.array(owners)
+    out, next_tid, splits = [], defaultdict(int), 0
+    for t in tracklets:
+        next_tid[t.view] = max(next_tid[t.view], t.tid)
+    for index, t in enumerate(tracklets):
+        mine = np.flatnonzero(owners == index)
+        if not len(mine):
+            out.append(t)
+            continue
+        similar = (prototypes[mine[:-1]] * prototypes[mine[1:]]).sum(1)
+        starts = [0] + [k + 1 for k in np.flatnonzero(similar < config.split_threshold).tolist()]
+        for n, (a, b) in enumerate(zip(starts, starts[1:] + [len(mine)])):
+            rows = np.concatenate([np.searchsorted(t.frames, chunks[c].frames) for c in mine[a:b]])
+            if n == 0:
+                out.append(t.take(rows))
+            else:
+                next_tid[t.view] += 1
+                out.append(t.take(rows, tid=next_tid[t.view], source="split"))
+                splits += 1
+    return out, splits
+
+
+def learn_plane(tracklets: list[Tracklet], labels: np.ndarray, views: list[int]) -> GroundPlane | None:
+    """Feet of one identity seen at the same instant in two views -> view-to-view homographies."""
+    pairs: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+    for label in np.unique(labels):
+        members = [tracklets[i] for i in np.flatnonzero(labels == label)]
+        for a in members:
+            for b in members:
+                if a.view < b.view:
+                    common, ia, ib = np.intersect1d(a.frames, b.frames, assume_unique=True, return_indices=True)
+                    if len(common):
+                        pairs[(a.view, b.view)].append((a.feet[ia], b.feet[ib]))
+    correspondences = {k: (np.vstack([p[0] for p in v]), np.vstack([p[1] for p in v])) for k, v in pairs.items()}
+    boxes = defaultdict(list)
+    for t in tracklets:
+        boxes[t.view].append(t.boxes)
+    plane = GroundPlane.learn(correspondences, {k: np.vstack(v) for k, v in boxes.items()}, views)
+    return plane if len(plane.to_plane) > 1 else None
+
+
+def identity_prototypes(labels: np.ndarray, prototypes: np.ndarray, lengths: np.ndarray) -> dict[int, np.ndarray]:
+    out = {}
+    for label in np.unique(labels):
+        members = labels == label
+        vector = (prototypes[members] * lengths[members, None]).sum(0)
+        out[int(label)] = vector / max(np.linalg.norm(vector), 1e-9)
+    return out
+
+
+def reprompt(tracklets: list[Tracklet], labels: np.ndarray, prototypes: np.ndarray, plane: GroundPlane | None,
+             ctx: SceneContext, segmenter: SegmentationBackend | None, embedder: Embedder,
+             config: AssociationConfig) -> tuple[list[tuple[Tracklet, int, np.ndarray]], int]:
+    """Look for each identity in the views that miss it while others see it; keep what looks like it."""
+    if plane is None or segmenter is None:
+        return [], 0
+    lengths = np.array([len(t) for t in tracklets], np.float32)
+    identity_vectors = identity_prototypes(labels, prototypes, lengths)
+    next_tid = defaultdict(int)
+    by_view_frame: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = defaultdict(list)
+    for i, t in enumerate(tracklets):
+        next_tid[t.view] = max(next_tid[t.view], t.tid)
+        for f, box in zip(t.frames.tolist(), t.boxes):
+            by_view_frame[(t.view, f)].append((int(labels[i]), box))
+    proposals: list[tuple[Tracklet, int]] = []
+    for label in np.unique(labels).tolist():
+        members = [tracklets[i] for i in np.flatnonzero(labels == label)]
+        positions: dict[int, list[np.ndarray]] = defaultdict(list)
+        for t in members:
+            if plane.covers(t.view):
+                for f, p in zip(t.frames.tolist(), plane.feet_to_plane(t.view, t.feet)):
+                    positions[f].append(p)
+        for view in ctx.views:
+            if not plane.covers(view):
+                continue
+            seen = set().union(*[set(t.frames.tolist()) for t in members if t.view == view])
+            frames = sorted(f for f in positions if f not in seen and
+                            any(t.view != view and f in t.frames for t in members))
+            if len(frames) < config.min_span:
+                continue
+            points = np.stack([np.mean(positions[f], axis=0) for f in frames])
+            boxes = plane.boxes_from_plane(view, points)
+            regions = {f: b for f, b in zip(frames, boxes)
+                       if _visible(b, ctx.sizes[view]) and not _covered(b, by_view_frame.get((view, f), []), label)}
+            for span in _spans(sorted(regions)):
+                if len(span) < config.min_span:
+                    continue
+                rows = segmenter.segment_regions(ctx.video(view), {f: regions[f] for f in span})
+                found = _tracklet_from_rows(view, next_tid[view] + 1, rows, regions)
+                if found is not None and len(found) >= config.min_span:
+                    next_tid[view] += 1
+                    proposals.append((found, label))
+    if not proposals:
+        return [], 0
+    vectors = tracklet_prototypes([p[0] for p in proposals], ctx, embedder, config.crops_per_tracklet)
+    accepted = [(t, label, v) for (t, label), v in zip(proposals, vectors)
+                if float(v @ identity_vectors[label]) >= config.accept_threshold]
+    return accepted, len(proposals) - len(accepted)
+
+
+def detach_contradictions(tracklets: list[Tracklet], labels: np.ndarray, prototypes: np.ndarray,
+                          threshold: float) -> tuple[np.ndarray, int]:
+    """Members whose prototype disagrees with the rest of their identity become identities of their own."""
+    labels = labels.copy()
+    lengths = np.array([len(t) for t in tracklets], np.float32)
+    next_label = int(labels.max()) + 1 if len(labels) else 0
+    dropped = 0
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) < 2:
+            continue
+        total = (prototypes[members] * lengths[members, None]).sum(0)
+        for i in members:
+            rest = total - prototypes[i] * lengths[i]
+            if float(prototypes[i] @ rest) / max(np.linalg.norm(rest), 1e-9) < threshold:
+                labels[i] = next_label
+                next_label += 1
+                dropped += 1
+    return labels, dropped
+
+
+def number_by_appearance(tracklets: list[Tracklet], labels: np.ndarray) -> np.ndarray:
+    """Identity ids 1..M, ordered by the first frame each identity appears in (then by view)."""
+    first = {}
+    for t, label in zip(tracklets, labels.tolist()):
+        first[label] = min(first.get(label, (10**9, 0)), (t.first, t.view))
+    order = sorted(first, key=first.get)
+    rank = {label: n + 1 for n, label in enumerate(order)}
+    return np.array([rank[label] for label in labels.tolist()], np.int64)
+
+
+def _visible(box: np.ndarray, size: tuple[int, int]) -> bool:
+    """At least half of the box inside the image, and a person of at least 8 pixels."""
+    height, width = size
+    x, y, w, h = box
+    inside = max(min(x + w, width) - max(x, 0), 0) * max(min(y + h, height) - max(y, 0), 0)
+    return h >= 8 and inside >= 0.5 * w * h
+
+
+def _covered(box: np.ndarray, others: list[tuple[int, np.ndarray]], label: int) -> bool:
+    """Another identity already stands there: what the segmenter finds would be that one."""
+    boxes = [b for other, b in others if other != label]
+    return bool(boxes) and float(iou_matrix(box[None], np.stack(boxes)).max()) > 0.5
+
+
+def _spans(frames: list[int], max_gap: int = 2) -> list[list[int]]:
+    spans: list[list[int]] = []
+    for f in frames:
+        if spans and f - spans[-1][-1] <= max_gap:
+            spans[-1].append(f)
+        else:
+            spans.append([f])
+    return spans
+
+
+def _tracklet_from_rows(view: int, tid: int, rows, regions: dict[int, np.ndarray]) -> Tracklet | None:
+    """Re-prompted rows whose mask box agrees with the projected region (else it found something else)."""
+    if not rows:
+        return None
+    found = Tracklets.from_rows([(f, tid, s, m) for f, s, m in rows])
+    boxes = found.tracks.boxes
+    keep = [i for i, f in enumerate(found.tracks.frames.tolist())
+            if iou_matrix(boxes[i][None], regions[f][None])[0, 0] >= 0.3]
+    if not keep:
+        return None
+    t = split_view(view, found)[0]
+    return t.take(np.asarray(keep), source="reprompt")

@@ -1,0 +1,131 @@
+"""Learned ReID embedders for stage 2: torchreid OSNet and the open_clip image tower.
+
+Both load local checkpoints (no network at run time); random weights only with ``allow_random_init``
+(speed checks and tests), and the backend name then says so. Crops are batched on the device.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from crmot.association.appearance import Crop, Embedder
+
+_IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+_IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+def _missing(path: str | None, key: str, where: str) -> FileNotFoundError:
+    return FileNotFoundError(f"checkpoint {path!r} not found (config key {key}); {where}, or set "
+                             f"allow_random_init: true for speed tests only")
+
+
+def _batch(crops: list[Crop], size: tuple[int, int], mean: torch.Tensor, std: torch.Tensor,
+           device: torch.device) -> torch.Tensor:
+    """Crops resized to ``size`` (h, w), normalised, as one (N, 3, h, w) tensor."""
+    tensors = [F.interpolate(torch.from_numpy(c.image).permute(2, 0, 1)[None] / 255.0, size=size,
+                             mode="bilinear", align_corners=False) for c in crops]
+    return ((torch.cat(tensors) - mean) / std).to(device)
+
+
+class _TorchEmbedder(Embedder):
+    input_size: tuple[int, int]
+    mean, std = _IMAGENET_MEAN, _IMAGENET_STD
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+        self.device = torch.device("cpu")
+        self.model: torch.nn.Module | None = None
+
+    def setup(self, device) -> None:
+        self.device = torch.device(device)
+        if self.model is None:
+            self.model = self.build().eval().to(self.device)
+
+    def build(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(images)
+
+    @torch.inference_mode()
+    def embed(self, crops: list[Crop]) -> np.ndarray:
+        if self.model is None:
+            self.setup(self.device)
+        out = []
+        for start in range(0, len(crops), self.batch_size):
+            images = _batch(crops[start:start + self.batch_size], self.input_size, self.mean, self.std, self.device)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                features = self.forward(images)
+            out.append(F.normalize(features.float(), dim=-1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+
+
+class OSNetEmbedder(_TorchEmbedder):
+    """torchreid OSNet (``osnet_x1_0`` by default), 256x128 crops, 512-d features."""
+
+    input_size = (256, 128)
+
+    def __init__(self, variant: str = "osnet_x1_0", checkpoint: str | None = None, allow_random_init: bool = False,
+                 batch_size: int = 64) -> None:
+        super().__init__(batch_size)
+        self.variant, self.checkpoint, self.allow_random_init = variant, checkpoint, allow_random_init
+        self.name = "osnet" if checkpoint else "osnet-random-init"
+
+    def build(self) -> torch.nn.Module:
+        from torchreid.reid.models import build_model
+
+        model = build_model(self.variant, num_classes=1, pretrained=False)
+        if self.checkpoint:
+            if not Path(self.checkpoint).is_file():
+                raise _missing(self.checkpoint, "model.embedder.init_args.checkpoint",
+                               "download an OSNet state dict from the torchreid model zoo")
+            state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+            state = state.get("state_dict", state)
+            state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("classifier")}
+            model.load_state_dict(state, strict=False)
+        elif not self.allow_random_init:
+            raise _missing(self.checkpoint, "model.embedder.init_args.checkpoint",
+                           "download an OSNet state dict from the torchreid model zoo")
+        return model
+
+    def describe(self) -> dict:
+        return {"name": self.name, "variant": self.variant, "checkpoint": self.checkpoint}
+
+
+class CLIPEmbedder(_TorchEmbedder):
+    """open_clip image tower (``ViT-B-32`` by default), 224x224 crops."""
+
+    input_size = (224, 224)
+    mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
+    std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
+
+    def __init__(self, architecture: str = "ViT-B-32", checkpoint: str | None = None, allow_random_init: bool = False,
+                 batch_size: int = 64) -> None:
+        super().__init__(batch_size)
+        self.architecture, self.checkpoint, self.allow_random_init = architecture, checkpoint, allow_random_init
+        self.name = "clip" if checkpoint else "clip-random-init"
+
+    def build(self) -> torch.nn.Module:
+        import open_clip
+
+        if self.checkpoint:
+            if not Path(self.checkpoint).is_file():
+                raise _missing(self.checkpoint, "model.embedder.init_args.checkpoint",
+                               "save open_clip weights (.bin / .safetensors) locally")
+            model = open_clip.create_model(self.architecture, pretrained=self.checkpoint)
+        elif self.allow_random_init:
+            model = open_clip.create_model(self.architecture, pretrained=None)
+        else:
+            raise _missing(self.checkpoint, "model.embedder.init_args.checkpoint",
+                           "save open_clip weights (.bin / .safetensors) locally")
+        return model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(images)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "architecture": self.architecture, "checkpoint": self.checkpoint}

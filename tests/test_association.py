@@ -1,0 +1,210 @@
+"""Stage 2 parts: constrained clustering, re-prompting, language, matcher, geometry, embedders."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from crmot.association import attributes as attrs
+from crmot.association.affinity import Affinity
+from crmot.association.appearance import ColourEmbedder, Crop
+from crmot.association.clustering import cluster, violations
+from crmot.association.colour import COLOUR_NAMES, name_probabilities, srgb_to_lab
+from crmot.association.describe import AttributeDescriber, Description
+from crmot.association.geometry import apply_homography, fit_homography
+from crmot.association.labels import pseudo_expressions
+from crmot.association.matcher import ExpressionMatcher
+from crmot.association.pipeline import AssociationConfig, associate_scene
+from crmot.constants import COLOURS
+from crmot.data import masks as rle
+from crmot.data.crtrack import CRTrackFormatError, load_split
+from crmot.data.synthetic import generate
+from crmot.data.synthetic.config import WorldConfig
+from crmot.metrics.clear import match_boxes
+from crmot.tracklets.backends.classical import ClassicalBackend
+from crmot.tracklets.types import Tracklets
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Three calibrated views, 30 frames: big enough for people to be seen in several views."""
+    root = tmp_path_factory.mktemp("assoc") / "root"
+    config = WorldConfig(train_scenes=1, test_scenes=0, views=(3, 3), frames=30, people=(4, 4),
+                         image_size=(256, 160), expressions_per_scene=4, occluders=0)
+    generate(root, config, seed=5, workers=1)
+    return load_split(root, "train")[0]
+
+
+def gt_as_stage1(scene) -> dict[int, Tracklets]:
+    """The world's own boxes and masks as perfect per-view tracklets."""
+    return {v.index: Tracklets(v.gt, rle.read_jsonl(v.masks_path, len(v.gt))) for v in scene.views}
+
+
+# --------------------------------------------------------------------------- clustering
+@pytest.mark.parametrize("seed", range(6))
+def test_clustering_never_puts_two_overlapping_tracklets_of_one_view_together(seed):
+    rng = np.random.default_rng(seed)
+    n = 40
+    score = rng.uniform(0.3, 1.0, (n, n))
+    score = (score + score.T) / 2
+    forbidden = rng.random((n, n)) < 0.15
+    forbidden = forbidden | forbidden.T
+    np.fill_diagonal(forbidden, False)
+    labels = cluster(Affinity(score, np.ones((n, n), bool), forbidden), threshold=0.5)
+    assert violations(labels, forbidden) == 0
+    assert len(np.unique(labels)) < n  # it did merge
+    grown = cluster(Affinity(score, np.ones((n, n), bool), forbidden), threshold=0.5, initial=labels)
+    assert violations(grown, forbidden) == 0
+
+
+def test_pipeline_identities_respect_views_and_find_the_people(world):
+    result = associate_scene(world, gt_as_stage1(world), ColourEmbedder(), None, AttributeDescriber(),
+                             AssociationConfig(reprompt_rounds=0))
+    for label in np.unique(result.labels):
+        members = [t for t, lab in zip(result.tracklets, result.labels) if lab == label]
+        for a in members:
+            for b in members:
+                if a is not b and a.view == b.view:
+                    assert len(np.intersect1d(a.frames, b.frames)) <= 1
+    # perfect tracklets: every identity should be one person
+    owners = {}
+    for t, label in zip(result.tracklets, result.labels.tolist()):
+        owners.setdefault(label, set()).add(t.tid)
+    pure = sum(len(v) == 1 for v in owners.values()) / len(owners)
+    assert pure >= 0.75, owners
+
+
+# --------------------------------------------------------------------------- re-prompting
+def test_reprompting_recovers_a_view_where_stage1_missed_a_person(world):
+    stage1 = gt_as_stage1(world)
+    counts = {(v, pid): int((stage1[v].tracks.ids == pid).sum()) for v in stage1 for pid in np.unique(stage1[v].tracks.ids)}
+    # the person seen longest in every view; stage 1 "misses" them in the last view
+    target_view = max(stage1)
+    pid = max((p for (v, p) in counts if v == target_view and all((k, p) in counts for k in stage1)),
+              key=lambda p: counts[(target_view, p)])
+    t = stage1[target_view]
+    keep = np.flatnonzero(t.tracks.ids != pid)
+    missing = t.tracks.select(t.tracks.ids == pid)
+    stage1[target_view] = Tracklets(t.tracks.select(keep), [t.masks[i] for i in keep])
+
+    def recovered(rounds: int) -> int:
+        result = associate_scene(world, stage1, ColourEmbedder(), ClassicalBackend(), AttributeDescriber(),
+                                 AssociationConfig(reprompt_rounds=rounds))
+        others = [lab for tr, lab in zip(result.tracklets, result.labels) if tr.tid == pid and tr.view != target_view]
+        found = [tr for tr, lab in zip(result.tracklets, result.labels)
+                 if tr.view == target_view and tr.source == "reprompt" and lab in others]
+        if not found:
+            return 0
+        from crmot.data.tracks import Tracks
+        rows = Tracks(np.concatenate([f.frames for f in found]), np.ones(sum(len(f) for f in found), np.int64),
+                      np.vstack([f.boxes for f in found]), np.ones((sum(len(f) for f in found), 1)))
+        return len(match_boxes(missing, rows)[0])
+
+    assert recovered(0) == 0
+    assert recovered(2) >= 0.5 * len(missing)
+
+
+# --------------------------------------------------------------------------- inputs stage 2 cannot use
+def test_scene_without_detections_gets_no_identities_and_a_warning(world, caplog):
+    empty = {v.index: Tracklets.empty() for v in world.views}
+    with caplog.at_level(logging.WARNING):
+        result = associate_scene(world, empty, ColourEmbedder(), None, AttributeDescriber(), AssociationConfig())
+    assert result.descriptions == {} and "found nobody" in caplog.text
+
+
+def test_missing_view_or_rows_past_the_video_are_clear_errors(world):
+    stage1 = gt_as_stage1(world)
+    partial = {k: v for k, v in stage1.items() if k != 2}
+    with pytest.raises(CRTrackFormatError, match="no stage-1 tracklets for \\['View2'\\]"):
+        associate_scene(world, partial, ColourEmbedder(), None, AttributeDescriber(), AssociationConfig())
+    t = stage1[1]
+    late = Tracklets(type(t.tracks)(t.tracks.frames + world.num_frames, t.tracks.ids, t.tracks.boxes, t.tracks.tail),
+                     t.masks)
+    with pytest.raises(CRTrackFormatError, match="reach frame"):
+        associate_scene(world, {**stage1, 1: late}, ColourEmbedder(), None, AttributeDescriber(), AssociationConfig())
+
+
+def test_one_view_scene_links_within_the_view_and_says_so(world, caplog):
+    single = type(world)(world.root, world.split, world.name, world.views[:1], world.expressions, world.descriptions,
+                         None)
+    with caplog.at_level(logging.WARNING):
+        result = associate_scene(single, {1: gt_as_stage1(world)[1]}, ColourEmbedder(), None, AttributeDescriber(),
+                                 AssociationConfig())
+    assert "has one view" in caplog.text and len(result.descriptions) >= 1
+
+
+# --------------------------------------------------------------------------- language
+def test_colour_names_of_the_palette():
+    lab = srgb_to_lab(np.array([COLOURS[n] for n in COLOUR_NAMES], np.float32))
+    assert [COLOUR_NAMES[i] for i in name_probabilities(lab).argmax(1)] == list(COLOUR_NAMES)
+
+
+def test_parser_reads_crtrack_sentences_and_paraphrases():
+    c = attrs.parse("A man in a black cap, purple coat, black trousers and blue shoes, carrying a white plastic bag")
+    assert c.colours == {"headwear": {"black"}, "coat": {"purple"}, "trousers": {"black"}, "shoes": {"blue"},
+                         "carried": {"white"}}
+    assert attrs.parse("A man wearing a red and white coat").colours == {"coat": {"red", "white"}}
+    assert attrs.parse("a guy in a grey jacket and dark pants").colours == {"coat": {"gray"}, "trousers": {"black"}}
+
+
+def _description(coat: str, trousers: str) -> Description:
+    p = {part: np.eye(len(COLOUR_NAMES))[COLOUR_NAMES.index(c)] * 0.8 + 0.02
+         for part, c in (("coat", coat), ("trousers", trousers))}
+    return Description(attrs.sentence((coat,), trousers), {"coat": frozenset([coat]), "trousers": frozenset([trousers])}, p)
+
+
+def test_pseudo_expressions_refer_only_to_identities_they_fit():
+    descriptions = {1: _description("red", "black"), 2: _description("red", "blue"), 3: _description("green", "black")}
+    expressions = {e.sentence: set(e.ids) for e in pseudo_expressions("S", descriptions)}
+    assert expressions["A man wearing a red coat"] == {1, 2}
+    assert expressions["A man wearing black trousers"] == {1, 3}
+    assert expressions["A man wearing a red coat and black trousers"] == {1}
+    assert all(ids <= set(descriptions) for ids in expressions.values())
+
+
+def test_matcher_takes_paraphrases_with_and_without_the_sentence_encoder():
+    from crmot.models.text import SentenceEncoder
+
+    descriptions = {1: _description("red", "blue"), 2: _description("black", "blue"), 3: _description("red", "white")}
+    for matcher in (ExpressionMatcher(None), ExpressionMatcher(SentenceEncoder())):
+        assert matcher.select("A man in a red jacket and blue pants", descriptions) == [1]
+        assert sorted(matcher.select("A man wearing a red coat", descriptions)) == [1, 3]
+
+
+def test_describer_names_clothes_of_a_painted_person():
+    image = np.zeros((100, 40, 3), np.float32)
+    image[:19] = (224, 182, 150)  # face
+    image[19:53] = COLOURS["red"]
+    image[53:94] = COLOURS["blue"]
+    image[94:] = COLOURS["black"]
+    crop = Crop(0, 1, image, np.ones((100, 40), bool), 1.0)
+    d = AttributeDescriber().describe([crop])
+    assert d.sentence == "A man wearing a red coat and blue trousers"
+
+
+# --------------------------------------------------------------------------- geometry and embedders
+def test_homography_fit_recovers_a_known_mapping_despite_outliers():
+    rng = np.random.default_rng(0)
+    H = np.array([[1.1, 0.05, 12.0], [-0.02, 0.9, 30.0], [1e-4, 2e-4, 1.0]])
+    src = rng.uniform(0, 300, (60, 2))
+    dst = apply_homography(H, src)
+    dst[:10] += rng.uniform(-80, 80, (10, 2))
+    fitted = fit_homography(src, dst)
+    assert np.abs(apply_homography(fitted, src[10:]) - dst[10:]).max() < 0.5
+
+
+@pytest.mark.parametrize("kind", ["osnet", "clip"])
+def test_learned_embedders_build_offline_and_need_a_checkpoint(kind):
+    from crmot.models.reid import CLIPEmbedder, OSNetEmbedder
+
+    cls = OSNetEmbedder if kind == "osnet" else CLIPEmbedder
+    with pytest.raises(FileNotFoundError, match="allow_random_init"):
+        cls(checkpoint="missing.pt").setup("cpu")
+    embedder = cls(**({"variant": "osnet_x0_25"} if kind == "osnet" else {}), allow_random_init=True)
+    assert embedder.name == f"{kind}-random-init"
+    crops = [Crop(0, 1, np.random.default_rng(i).uniform(0, 255, (64, 24, 3)).astype(np.float32),
+                  np.ones((64, 24), bool), 1.0) for i in range(3)]
+    vectors = embedder.embed(crops)
+    assert vectors.shape[0] == 3 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
