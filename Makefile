@@ -16,8 +16,12 @@ PROTOCOL ?= crtrack
 
 STAGE1 := $(BIN)/python stages/tracklets.py predict --config conf/tracklets.yaml
 STAGE2 := $(BIN)/python stages/associate.py predict --config conf/associate.yaml
+GPUS ?= 1
+NODES ?= 1
+PRECISION ?= bf16-mixed
+LABELS ?= runs/$(RUN)/pseudo
 
-.PHONY: help install demo data check tracklets pseudolabels eval-zeroshot eval test test-all bench clean
+.PHONY: help install demo data check tracklets pseudolabels train eval-zeroshot eval test test-all bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,6 +51,12 @@ pseudolabels: ## stages 1+2, pseudo label root in runs/$(RUN)/pseudo: make pseud
 	$(STAGE1) --data.root $(DATA) --model.output_dir runs/$(RUN)/tracklets $(ARGS)
 	$(STAGE2) --data.root $(DATA) --model.tracklets_dir runs/$(RUN)/tracklets --model.output_dir runs/$(RUN)/pseudo $(ARGS2)
 
+train: ## stage 3, ViewSAM: make train [GPUS=8] [NODES=1] [PRECISION=bf16-mixed] [LABELS=runs/$(RUN)/pseudo] [ARGS=...]; re-run continues from last.ckpt
+	$(BIN)/python stages/train.py fit --config conf/train.yaml --data.root $(DATA) --data.label_root $(LABELS) \
+		--trainer.default_root_dir runs/$(RUN)/train --trainer.devices $(GPUS) --trainer.num_nodes $(NODES) \
+		--trainer.precision $(PRECISION) $(if $(filter-out 1,$(GPUS) $(NODES)),--trainer.strategy ddp,) \
+		$(if $(wildcard runs/$(RUN)/train/checkpoints/last.ckpt),--ckpt_path last,) $(ARGS)
+
 eval-zeroshot: ## training-free CRMOT on the test split (stages 1+2, expression matching, crmot evaluate)
 	$(STAGE1) --data.root $(DATA) --data.splits [test] --model.output_dir runs/$(RUN)/tracklets $(ARGS)
 	$(STAGE2) --data.root $(DATA) --data.splits [test] --model.tracklets_dir runs/$(RUN)/tracklets --model.output_dir runs/$(RUN)/pseudo $(ARGS2)
@@ -66,6 +76,7 @@ bench: ## benchmarks; results land in benchmarks/results/*.json
 	$(BIN)/python benchmarks/bench_eval.py
 	$(BIN)/python benchmarks/bench_tracklets.py
 	$(BIN)/python benchmarks/bench_pseudolabels.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean: ## remove generated data and runs (never the venv)
 	rm -rf data runs

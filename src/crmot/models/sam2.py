@@ -34,3 +34,18 @@ def build_video_predictor(size: str, checkpoint: str | None, device: torch.devic
     # apply_postprocessing=False: the hole-filling step needs the CUDA extension, which is not built.
     return build_sam2_video_predictor(CONFIGS[size], ckpt_path=checkpoint, device=str(device),
                                       hydra_overrides_extra=overrides, apply_postprocessing=False)
+
+
+def build_model(size: str, checkpoint: str | None, image_size: int, allow_random_init: bool = False) -> torch.nn.Module:
+    """SAM2Base (the modules ViewSAM reuses) at ``image_size``; checkpoint rules as above."""
+    from sam2.build_sam import build_sam2
+
+    if size not in CONFIGS:
+        raise ValueError(f"SAM2 size must be one of {sorted(CONFIGS)}, not {size!r}")
+    if checkpoint is not None and not Path(checkpoint).exists():
+        raise FileNotFoundError(f"SAM2 checkpoint not found at {checkpoint} (model.sam2_checkpoint): {CHECKPOINT_HINT}")
+    if checkpoint is None and not allow_random_init:
+        raise FileNotFoundError("no SAM2 checkpoint given (model.sam2_checkpoint); set allow_random_init: true "
+                                "only for tests, speed checks and the CPU demo")
+    return build_sam2(CONFIGS[size], ckpt_path=checkpoint, device="cpu", mode="train",
+                      hydra_overrides_extra=[f"++model.image_size={image_size}"], apply_postprocessing=False)

@@ -1,0 +1,105 @@
+"""Stage-3 training speed: samples/s, step time, peak memory, bf16 speedup over fp32, torch.compile
+on/off, and the share of step time spent waiting for data.
+
+    python benchmarks/bench_train.py [--size base_plus] [--steps 20]
+
+On a GPU the defaults are the issue's settings (base_plus at 1024 px, bf16-mixed vs fp32, compile
+on/off); on CPU the same code runs ``nano`` (and fewer steps) and records ``gpu: null``. Clips come
+from the demo world with GT labels (speed does not depend on label quality). Results:
+benchmarks/results/train.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine  # noqa: E402
+
+from crmot.data.synthetic import generate, load_preset  # noqa: E402
+from crmot.io import atomic_write_json  # noqa: E402
+from crmot.models.viewsam import ViewSAM  # noqa: E402
+from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader  # noqa: E402
+from crmot.training.losses import LossWeights, clip_loss  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "train.json"
+
+
+def measure(size: str, precision: str, compile_model: bool, steps: int, data: Path, device: torch.device) -> dict:
+    torch.manual_seed(0)
+    model = ViewSAM(size, "both", "minilm", allow_random_init=True).to(device)
+    forward = torch.compile(model) if compile_model else model
+    dataset = ClipDataset(data, data, "train", frames=2, stride=4, image_size=model.size.image_size)
+    loader = ResumableLoader(dataset, ClipSampler(len(dataset), seed=0), batch_size=1,
+                             num_workers=4 if device.type == "cuda" else 0)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    bf16 = precision == "bf16-mixed"
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    step_times, waits, samples = [], [], 0
+    iterator = iter(loader)
+    for step in range(steps + 2):  # two warm-up steps (compilation, allocator)
+        t0 = time.perf_counter()
+        clips = next(iterator)
+        t1 = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = sum(clip_loss(forward(c["images"].to(device), c["views"].to(device), c["sentence"]),
+                                 c["targets"], LossWeights())["loss"] for c in clips)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t2 = time.perf_counter()
+        if step >= 2:
+            step_times.append(t2 - t0)
+            waits.append(t1 - t0)
+            samples += len(clips)
+    total = sum(step_times)
+    images = samples * dataset[(0, 0)]["images"].shape[0] * 2
+    return {
+        "size": size, "precision": precision, "compile": compile_model, "steps": steps,
+        "samples_per_s": samples / total, "images_per_s": images / total, "step_time_s": total / steps,
+        "data_wait_fraction": sum(waits) / total,
+        "peak_mem_gb": (torch.cuda.max_memory_allocated() / 2**30) if device.type == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "trainable_percent": model.parameter_table()["trainable_percent"],
+    }
+
+
+def main() -> None:
+    gpu = torch.cuda.is_available()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="base_plus" if gpu else "nano")
+    parser.add_argument("--steps", type=int, default=20 if gpu else 5)
+    parser.add_argument("--data", type=Path, default=Path("data/synth"))
+    args = parser.parse_args()
+    if not (args.data / "world.json").exists():
+        generate(args.data, load_preset("demo"), seed=0)
+    device = torch.device("cuda" if gpu else "cpu")
+    runs = [measure(args.size, p, False, args.steps, args.data, device) for p in ("32-true", "bf16-mixed")]
+    if gpu:
+        runs.append(measure(args.size, "bf16-mixed", True, args.steps, args.data, device))
+    fp32, bf16 = runs[0], runs[1]
+    table = {size: ViewSAM(size, "both", "minilm", allow_random_init=True).parameter_table()
+             for size in ("nano", "tiny", "base_plus")}
+    atomic_write_json(RESULTS, {
+        "machine": machine(), "gpu": machine()["gpu"], "size": args.size,
+        "samples_per_s": bf16["samples_per_s"], "bf16_speedup": bf16["samples_per_s"] / fp32["samples_per_s"],
+        "trainable_percent": table["base_plus"]["trainable_percent"], "peak_mem_gb": bf16["peak_mem_gb"],
+        "data_wait_fraction": bf16["data_wait_fraction"], "runs": runs,
+        "parameters": {k: {"sam2": v["sam2"], "trainable": v["trainable"], "trainable_percent": v["trainable_percent"]}
+                       for k, v in table.items()},
+        "note": None if gpu else "CPU only (no GPU lent to this session): nano size; GPU figures pending",
+    })
+    print(open(RESULTS).read())
+
+
+if __name__ == "__main__":
+    main()

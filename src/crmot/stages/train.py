@@ -1,0 +1,174 @@
+"""Stage 3 as a Lightning fit stage: ViewSAM trained on a label root (pseudo labels by default).
+
+    python stages/train.py fit --config conf/train.yaml [--model.view_conditioning film] [--trainer.max_steps 200]
+
+``make train GPUS=8 [NODES=1] [PRECISION=bf16-mixed]`` runs Lightning DDP with bf16-mixed. Only the
+trainable parameters are checkpointed (SAM2 and the text encoder are frozen and come from their own
+checkpoints); a checkpoint from another configuration fails with the mismatched keys listed. The data
+position is checkpointed too, so a resumed run equals the uninterrupted one step for step.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+from rich.console import Console
+from rich.table import Table
+
+from crmot.data.crtrack import CRTrackFormatError
+from crmot.models.viewsam import ViewSAM
+from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader
+from crmot.training.losses import LossWeights, clip_loss
+
+log = logging.getLogger(__name__)
+
+
+class ViewSAMModule(L.LightningModule):
+    def __init__(self, size: str = "nano", view_conditioning: str = "both", text_encoder: str = "minilm",
+                 sam2_checkpoint: str | None = None, text_checkpoint: str | None = None,
+                 allow_random_init: bool = False, lr: float = 2e-4, weight_decay: float = 0.05,
+                 warmup_steps: int = 20, loss: LossWeights | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = ViewSAM(size, view_conditioning, text_encoder, sam2_checkpoint, text_checkpoint, allow_random_init)
+        self.weights = loss or LossWeights()
+        self.strict_loading = False  # frozen weights are not in our checkpoints; on_load_checkpoint checks the rest
+
+    @property
+    def image_size(self) -> int:
+        return self.model.size.image_size
+
+    def on_fit_start(self) -> None:
+        print_parameter_table(self.model)
+
+    def forward(self, clip: dict) -> list[dict[str, torch.Tensor]]:
+        return self.model(clip["images"].to(self.device), clip["views"].to(self.device), clip["sentence"])
+
+    def clip_losses(self, clips: list[dict]) -> dict[str, torch.Tensor]:
+        totals: dict[str, torch.Tensor] = {}
+        for clip in clips:
+            for k, v in clip_loss(self(clip), clip["targets"], self.weights).items():
+                totals[k] = totals.get(k, 0.0) + v / len(clips)
+        return totals
+
+    def training_step(self, clips: list[dict], batch_idx: int) -> torch.Tensor:
+        losses = self.clip_losses(clips)
+        self.log_dict({f"train/{k}": v.detach() for k, v in losses.items()}, batch_size=len(clips),
+                      prog_bar=False, on_step=True, on_epoch=False)
+        self.log("train/loss_epoch", losses["loss"].detach(), batch_size=len(clips), on_step=False, on_epoch=True,
+                 prog_bar=True, sync_dist=True)
+        return losses["loss"]
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warmup = min(self.hparams.warmup_steps, total)
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(total - warmup, 1))))
+
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, schedule), "interval": "step"}}
+
+    # ------------------------------------------------------------------ checkpoints: trainable parts only
+    def trainable_keys(self) -> dict[str, torch.Size]:
+        names = {n for n, p in self.named_parameters() if p.requires_grad}
+        return {k: v.shape for k, v in self.state_dict().items() if k in names}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        keep = self.trainable_keys()
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
+        checkpoint["viewsam"] = {"name": self.model.name, "parameters": self.model.parameter_table()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        expected = self.trainable_keys()
+        found = {k: v.shape for k, v in checkpoint["state_dict"].items()}
+        missing = sorted(set(expected) - set(found))
+        unexpected = sorted(set(found) - set(expected))
+        reshaped = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+        if missing or unexpected or reshaped:
+            raise ValueError("checkpoint does not fit this ViewSAM configuration "
+                             f"({self.model.name}, view_conditioning={self.hparams.view_conditioning}): "
+                             f"missing {missing[:8]}{'...' if len(missing) > 8 else ''}, "
+                             f"unexpected {unexpected[:8]}{'...' if len(unexpected) > 8 else ''}, "
+                             f"shape differs {reshaped[:8]}")
+        frozen = {k: v for k, v in self.state_dict().items() if k not in expected}
+        checkpoint["state_dict"] = {**frozen, **checkpoint["state_dict"]}
+
+
+class ViewSAMData(L.LightningDataModule):
+    def __init__(self, root: str = "data/synth", label_root: str = "runs/demo/pseudo", split: str = "train",
+                 clip_frames: int = 2, stride: int = 4, batch_size: int = 1, num_workers: int = 0,
+                 augment: bool = True, seed: int = 0, image_size: int | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.dataset: ClipDataset | None = None
+
+    def setup(self, stage: str) -> None:
+        size = self.hparams.image_size or self.trainer.lightning_module.image_size
+        h = self.hparams
+        self.dataset = ClipDataset(h.root, h.label_root, h.split, h.clip_frames, h.stride, size, h.augment, h.seed)
+        log.info("%d training clips from %s (labels %s)", len(self.dataset), h.root, h.label_root)
+
+    def train_dataloader(self) -> ResumableLoader:
+        trainer = self.trainer
+        sampler = ClipSampler(len(self.dataset), self.hparams.seed, True, trainer.global_rank, trainer.world_size)
+        return ResumableLoader(self.dataset, sampler, self.hparams.batch_size, self.hparams.num_workers)
+
+
+@rank_zero_only
+def print_parameter_table(model: ViewSAM) -> None:
+    table_data = model.parameter_table()
+    table = Table(title=f"{model.name}: parameters")
+    table.add_column("part")
+    table.add_column("parameters", justify="right")
+    table.add_column("% of SAM2", justify="right")
+    sam2 = table_data["sam2"]
+    table.add_row("SAM2 (frozen)", f"{sam2:,}", "100.0")
+    for name, count in table_data["parts"].items():
+        if count:
+            table.add_row(f"{name} (trainable)", f"{count:,}", f"{100 * count / sam2:.2f}")
+    table.add_row("frozen total", f"{table_data['frozen']:,}", "")
+    table.add_row("trainable total", f"{table_data['trainable']:,}", f"{table_data['trainable_percent']:.2f}", style="bold")
+    Console().print(table)
+
+
+class TrainCLI(LightningCLI):
+    """Checkpoints and logs live under ``--trainer.default_root_dir`` (the run's train folder), so a
+    second ``make train`` finds ``checkpoints/last.ckpt`` there and continues from it."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--checkpoint_every", type=int, default=50, help="steps between checkpoints")
+
+    def instantiate_trainer(self, **kwargs):
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        root = Path(config["trainer"].get("default_root_dir") or "runs/train")
+        if config["trainer"].get("logger") is not False:
+            config["trainer"]["logger"] = [CSVLogger(root, name="logs", version=""),
+                                           TensorBoardLogger(root, name="tensorboard", version="")]
+        checkpoint = ModelCheckpoint(dirpath=root / "checkpoints", monitor="train/loss", save_top_k=2,
+                                     save_last=True, every_n_train_steps=config["checkpoint_every"])
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), checkpoint]
+        return super().instantiate_trainer(**kwargs)
+
+
+def main(args: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_float32_matmul_precision("high")
+    try:
+        TrainCLI(ViewSAMModule, ViewSAMData, save_config_kwargs={"overwrite": True}, args=args)
+    except (CRTrackFormatError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

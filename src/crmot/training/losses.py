@@ -1,0 +1,101 @@
+"""ViewSAM losses (DESIGN §4): per-frame Hungarian matching of candidates to label boxes; focal
+objectness, L1 + GIoU boxes, focal + dice masks, BCE referring, InfoNCE identity across time within a
+view and across views at the same instant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from scipy.optimize import linear_sum_assignment
+from torchvision.ops import generalized_box_iou, sigmoid_focal_loss
+
+from crmot.models.viewsam import box_cxcywh_to_xyxy
+
+
+@dataclass
+class LossWeights:
+    objectness: float = 2.0
+    l1: float = 5.0
+    giou: float = 2.0
+    mask_focal: float = 5.0
+    dice: float = 1.0
+    refer: float = 2.0
+    identity: float = 0.5
+    temperature: float = 0.1
+
+
+@torch.no_grad()
+def match(boxes: torch.Tensor, objectness: torch.Tensor, targets: torch.Tensor, w: LossWeights) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hungarian matching of Q candidates (Q, 4) to G label boxes (G, 4), both cx, cy, w, h in [0, 1]."""
+    if not len(targets):
+        return torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    cost = (w.l1 * torch.cdist(boxes.float(), targets.float(), p=1)
+            - w.giou * generalized_box_iou(box_cxcywh_to_xyxy(boxes.float()), box_cxcywh_to_xyxy(targets.float()))
+            - w.objectness * objectness.float().sigmoid()[:, None])
+    rows, cols = linear_sum_assignment(cost.cpu().numpy())
+    return torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)
+
+
+def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    p = logits.sigmoid().flatten(1)
+    t = targets.flatten(1)
+    return (1 - (2 * (p * t).sum(1) + 1) / (p.sum(1) + t.sum(1) + 1)).mean()
+
+
+def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]], w: LossWeights) -> dict[str, torch.Tensor]:
+    """``outputs[t]`` holds (V, Q, ...) candidates; ``targets[t][v]`` holds boxes (G, 4), ids (G,),
+    referred (G,) and masks (G, h, w) or None. Returns each term and their weighted ``loss``."""
+    device = outputs[0]["boxes"].device
+    zero = torch.zeros((), device=device)
+    terms = {k: zero for k in ("objectness", "l1", "giou", "mask_focal", "dice", "refer", "identity")}
+    images = matched = 0
+    embeddings, identities, instants = [], [], []
+    for t, out in enumerate(outputs):
+        for v, target in enumerate(targets[t]):
+            boxes, objectness = out["boxes"][v].float(), out["objectness"][v].float()
+            q, g = match(boxes, objectness, target["boxes"], w)
+            q, g = q.to(device), g.to(device)
+            labels = torch.zeros_like(objectness)
+            labels[q] = 1.0
+            terms["objectness"] = terms["objectness"] + sigmoid_focal_loss(objectness, labels, reduction="sum")
+            images += 1
+            if not len(q):
+                continue
+            matched += len(q)
+            gt_boxes = target["boxes"].to(device)[g]
+            terms["l1"] = terms["l1"] + F.l1_loss(boxes[q], gt_boxes, reduction="sum")
+            terms["giou"] = terms["giou"] + (1 - torch.diag(generalized_box_iou(
+                box_cxcywh_to_xyxy(boxes[q]), box_cxcywh_to_xyxy(gt_boxes)))).sum()
+            terms["refer"] = terms["refer"] + F.binary_cross_entropy_with_logits(
+                out["refer"][v][q].float(), target["referred"].to(device)[g].float(), reduction="sum")
+            if target["masks"] is not None:
+                logits = out["masks"][v][q].float()
+                gt_masks = target["masks"].to(device)[g].float()
+                terms["mask_focal"] = terms["mask_focal"] + sigmoid_focal_loss(logits, gt_masks, reduction="mean") * len(q)
+                terms["dice"] = terms["dice"] + dice_loss(logits, gt_masks) * len(q)
+            embeddings.append(out["identity"][v][q].float())
+            identities.append(target["ids"].to(device)[g])
+            instants.append(torch.full((len(q),), t, device=device))
+    norm = max(matched, 1)
+    terms = {k: (v / max(images, 1) if k == "objectness" else v / norm) for k, v in terms.items()}
+    if embeddings:
+        terms["identity"] = identity_nce(torch.cat(embeddings), torch.cat(identities), w.temperature)
+    terms["loss"] = sum(getattr(w, k) * v for k, v in terms.items())
+    return terms
+
+
+def identity_nce(embeddings: torch.Tensor, ids: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Supervised InfoNCE: each embedding against all others; positives = same identity (other
+    frames of its view, other views at the same instant, and any other frame)."""
+    similarity = embeddings @ embeddings.T / temperature
+    eye = torch.eye(len(ids), dtype=torch.bool, device=ids.device)
+    positive = (ids[:, None] == ids[None, :]) & ~eye
+    has = positive.any(1)
+    if not has.any():
+        return embeddings.sum() * 0.0
+    logits = similarity.masked_fill(eye, float("-inf"))
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    loss = -(log_prob.masked_fill(~positive, 0.0).sum(1) / positive.sum(1).clamp(min=1))
+    return loss[has].mean()
