@@ -33,7 +33,7 @@ install: $(BIN)/python ## create .venv and install crmot with its test extras (C
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e ".[test,models]"
-	SAM2_BUILD_CUDA=0 $(BIN)/pip install --quiet --no-build-isolation "sam2>=1.1"
+	SAM2_BUILD_CUDA=0 $(BIN)/pip install --quiet --no-build-isolation "sam2>=1.1" "torchreid==0.2.5"
 
 demo: ## end to end on the synthetic demo world: data, stage 1, stage 2, training-free CRMOT scored
 	$(BIN)/crmot demo --data $(DATA) --run runs/$(RUN) --seed $(SEED)
