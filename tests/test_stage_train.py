@@ -108,11 +108,11 @@ def test_ddp_two_processes_keep_identical_parameters(tiny_root, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     a, b = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
-    init = ViewSAMModuleParams()
+    init = _initial_parameters()
     assert any(not torch.equal(a[k], init[k]) for k in a)  # a step was taken
 
 
-def ViewSAMModuleParams() -> dict[str, torch.Tensor]:
+def _initial_parameters() -> dict[str, torch.Tensor]:
     from crmot.stages.train import ViewSAMModule
 
     L.seed_everything(0)

@@ -85,15 +85,6 @@ def collect_crops(tracklets: list[Tracklet], read, gains: dict[int, np.ndarray],
     return crops
 
 
-def part_colours(crop: Crop) -> dict[str, np.ndarray]:
-    """Per part, the mean soft colour-name membership of its pixels (zeros where the part is empty)."""
-    out = {}
-    for part in PARTS:
-        pixels = crop.part_pixels(part)
-        out[part] = name_probabilities(srgb_to_lab(pixels)).mean(0) if len(pixels) else np.zeros(len(COLOUR_NAMES))
-    return out
-
-
 class Embedder(ABC):
     """Crops -> unit vectors; cosine similarity between them is the appearance affinity."""
 

@@ -21,7 +21,7 @@ from crmot.association.colour import COLOUR_NAMES
 from crmot.association.describe import Description
 from crmot.association.pipeline import SceneAssociation
 from crmot.data import masks as rle
-from crmot.data.crtrack import Expression, Scene, gt_tracks, write_descriptions, write_expressions, write_view
+from crmot.data.crtrack import Expression, Scene, gt_tracks, load_scene, write_descriptions, write_expressions, write_view
 from crmot.data.tracks import Tracks
 from crmot.io import atomic_write_json
 from crmot.metrics.clear import match_boxes
@@ -108,8 +108,6 @@ def identity_map(gt_views: dict[int, Tracks], pred_views: dict[int, Tracks]) -> 
 def scene_quality(scene: Scene, label_root: Path) -> dict | None:
     """Identity CVRIDF1 / CVRMA (category level: all GT people vs all pseudo identities) and the
     precision / recall of the pseudo expressions' referents (judged by the GT descriptions)."""
-    from crmot.data.crtrack import load_scene
-
     if any(v.gt is None for v in scene.views):
         return None
     pseudo = load_scene(label_root, scene.split, scene.name)

@@ -18,11 +18,6 @@ _IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 _IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
-def _missing(path: str | None, key: str, where: str) -> FileNotFoundError:
-    return FileNotFoundError(f"checkpoint {path!r} not found (config key {key}); {where}, or set "
-                             f"allow_random_init: true for speed tests only")
-
-
 def _batch(crops: list[Crop], size: tuple[int, int], mean: torch.Tensor, std: torch.Tensor,
            device: torch.device) -> torch.Tensor:
     """Crops resized to ``size`` (h, w), normalised, as one (N, 3, h, w) tensor."""
@@ -32,13 +27,26 @@ def _batch(crops: list[Crop], size: tuple[int, int], mean: torch.Tensor, std: to
 
 
 class _TorchEmbedder(Embedder):
+    kind: str  # backend name; "-random-init" is appended when no checkpoint is given
+    where: str  # how to get a checkpoint, for the error message
     input_size: tuple[int, int]
     mean, std = _IMAGENET_MEAN, _IMAGENET_STD
 
-    def __init__(self, batch_size: int = 64) -> None:
-        self.batch_size = batch_size
+    def __init__(self, checkpoint: str | None, allow_random_init: bool, batch_size: int) -> None:
+        self.checkpoint, self.allow_random_init, self.batch_size = checkpoint, allow_random_init, batch_size
+        self.name = self.kind if checkpoint else f"{self.kind}-random-init"
         self.device = torch.device("cpu")
         self.model: torch.nn.Module | None = None
+
+    def checkpoint_path(self) -> str | None:
+        """The checkpoint to load, or None for random weights (only when allowed)."""
+        if self.checkpoint and Path(self.checkpoint).is_file():
+            return self.checkpoint
+        if self.checkpoint or not self.allow_random_init:
+            raise FileNotFoundError(f"checkpoint {self.checkpoint!r} not found (config key "
+                                    f"model.embedder.init_args.checkpoint); {self.where}, or set "
+                                    "allow_random_init: true for speed tests only")
+        return None
 
     def setup(self, device) -> None:
         self.device = torch.device(device)
@@ -67,29 +75,24 @@ class _TorchEmbedder(Embedder):
 class OSNetEmbedder(_TorchEmbedder):
     """torchreid OSNet (``osnet_x1_0`` by default), 256x128 crops, 512-d features."""
 
+    kind, where = "osnet", "download an OSNet state dict from the torchreid model zoo"
     input_size = (256, 128)
 
     def __init__(self, variant: str = "osnet_x1_0", checkpoint: str | None = None, allow_random_init: bool = False,
                  batch_size: int = 64) -> None:
-        super().__init__(batch_size)
-        self.variant, self.checkpoint, self.allow_random_init = variant, checkpoint, allow_random_init
-        self.name = "osnet" if checkpoint else "osnet-random-init"
+        super().__init__(checkpoint, allow_random_init, batch_size)
+        self.variant = variant
 
     def build(self) -> torch.nn.Module:
         from torchreid.reid.models import build_model
 
+        path = self.checkpoint_path()
         model = build_model(self.variant, num_classes=1, pretrained=False)
-        if self.checkpoint:
-            if not Path(self.checkpoint).is_file():
-                raise _missing(self.checkpoint, "model.embedder.init_args.checkpoint",
-                               "download an OSNet state dict from the torchreid model zoo")
-            state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+        if path:
+            state = torch.load(path, map_location="cpu", weights_only=True)
             state = state.get("state_dict", state)
             state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("classifier")}
             model.load_state_dict(state, strict=False)
-        elif not self.allow_random_init:
-            raise _missing(self.checkpoint, "model.embedder.init_args.checkpoint",
-                           "download an OSNet state dict from the torchreid model zoo")
         return model
 
     def describe(self) -> dict:
@@ -99,30 +102,20 @@ class OSNetEmbedder(_TorchEmbedder):
 class CLIPEmbedder(_TorchEmbedder):
     """open_clip image tower (``ViT-B-32`` by default), 224x224 crops."""
 
+    kind, where = "clip", "save open_clip weights (.bin / .safetensors) locally"
     input_size = (224, 224)
     mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
     std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
 
     def __init__(self, architecture: str = "ViT-B-32", checkpoint: str | None = None, allow_random_init: bool = False,
                  batch_size: int = 64) -> None:
-        super().__init__(batch_size)
-        self.architecture, self.checkpoint, self.allow_random_init = architecture, checkpoint, allow_random_init
-        self.name = "clip" if checkpoint else "clip-random-init"
+        super().__init__(checkpoint, allow_random_init, batch_size)
+        self.architecture = architecture
 
     def build(self) -> torch.nn.Module:
         import open_clip
 
-        if self.checkpoint:
-            if not Path(self.checkpoint).is_file():
-                raise _missing(self.checkpoint, "model.embedder.init_args.checkpoint",
-                               "save open_clip weights (.bin / .safetensors) locally")
-            model = open_clip.create_model(self.architecture, pretrained=self.checkpoint)
-        elif self.allow_random_init:
-            model = open_clip.create_model(self.architecture, pretrained=None)
-        else:
-            raise _missing(self.checkpoint, "model.embedder.init_args.checkpoint",
-                           "save open_clip weights (.bin / .safetensors) locally")
-        return model
+        return open_clip.create_model(self.architecture, pretrained=self.checkpoint_path())
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(images)

@@ -28,7 +28,7 @@ from crmot.association.appearance import ColourEmbedder, Embedder
 from crmot.association.describe import AttributeDescriber, Describer
 from crmot.association.labels import scene_quality, summarize, write_scene
 from crmot.association.pipeline import AssociationConfig, SceneAssociation, associate_scene
-from crmot.data.crtrack import CRTrackFormatError, list_scenes, load_scene
+from crmot.data.crtrack import CRTrackFormatError, Scene, list_scenes, load_scene
 from crmot.io import atomic_write_json
 from crmot.stages.manifest import MANIFEST, is_done, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
@@ -41,12 +41,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ScenePseudoLabels:
-    split: str
-    scene: str
+    source: Scene  # the scene of the data root, as loaded by predict_step
     key: dict
     result: SceneAssociation | None = None
     seconds: float = 0.0
     skipped: bool = False
+
+    @property
+    def split(self) -> str:
+        return self.source.split
+
+    @property
+    def scene(self) -> str:
+        return self.source.name
 
 
 class AssociationData(SceneData):
@@ -85,7 +92,7 @@ class AssociationModule(L.LightningModule):
         key = {"stage": "associate", **self.backends(), "config": asdict(self.association),
                "tracklets": _files_digest(source, [v.index for v in scene.views]),
                "inputs": {v.name: view_fingerprint(v) for v in scene.views}}
-        out = ScenePseudoLabels(scene.split, scene.name, key)
+        out = ScenePseudoLabels(scene, key)
         if not self.overwrite and is_done(self.manifest_dir(scene.split, scene.name), key):
             out.skipped = True
             return out
@@ -110,8 +117,7 @@ class PseudoLabelWriter(BasePredictionWriter):
         if prediction.skipped:
             log.info("%s/%s: pseudo labels up to date, skipped", prediction.split, prediction.scene)
             return
-        scene = load_scene(batch["root"], batch["split"], batch["scene"])
-        result = prediction.result
+        scene, result = prediction.source, prediction.result
         write_scene(pl_module.output_dir, scene, result)
         write_manifest(pl_module.manifest_dir(scene.split, scene.name), prediction.key, seconds=prediction.seconds,
                        tracklets=len(result.tracklets), identities=len(result.descriptions),
