@@ -16,12 +16,15 @@ PROTOCOL ?= crtrack
 
 STAGE1 := $(BIN)/python stages/tracklets.py predict --config conf/tracklets.yaml
 STAGE2 := $(BIN)/python stages/associate.py predict --config conf/associate.yaml
+STAGE4 := $(BIN)/python stages/evaluate.py predict --config conf/evaluate.yaml
 GPUS ?= 1
 NODES ?= 1
 PRECISION ?= bf16-mixed
 LABELS ?= runs/$(RUN)/pseudo
+CKPT ?= runs/$(RUN)/train/checkpoints/last.ckpt
+EVAL_PRECISION ?= 32-true
 
-.PHONY: help install demo data check tracklets pseudolabels train eval-zeroshot eval test test-all bench clean
+.PHONY: help install demo data check tracklets pseudolabels train eval-zeroshot eval test test-all bench score clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,7 +38,7 @@ install: $(BIN)/python ## create .venv and install crmot with its test extras (C
 	$(BIN)/pip install --quiet -e ".[test,models]"
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install --quiet --no-build-isolation "sam2>=1.1" "torchreid==0.2.5"
 
-demo: ## end to end on the synthetic demo world: data, stage 1, stage 2, training-free CRMOT scored
+demo: ## end to end on the synthetic demo world: data, stages 1-2, training-free CRMOT, ViewSAM nano trained + scored
 	$(BIN)/crmot demo --data $(DATA) --run runs/$(RUN) --seed $(SEED)
 
 data: ## write the synthetic world: make data [DATA=data/synth] [PRESET=demo|bench] [SEED=0]
@@ -63,8 +66,12 @@ eval-zeroshot: ## training-free CRMOT on the test split (stages 1+2, expression 
 	$(BIN)/crmot zeroshot --data $(DATA) --pseudo runs/$(RUN)/pseudo --out runs/$(RUN)/zeroshot/predictions --split test
 	$(BIN)/crmot evaluate --gt $(DATA) --pred runs/$(RUN)/zeroshot/predictions --split test --protocol $(PROTOCOL) --json runs/$(RUN)/zeroshot/metrics.json
 
-eval: ## score predictions: make eval GT=<root or per-expression GT> PRED=<pred root>
-	$(BIN)/crmot evaluate --gt $(GT) --pred $(PRED) --split $(SPLIT) --protocol $(PROTOCOL) --json runs/$(RUN)/eval/metrics.json
+eval: ## stage 4, trained ViewSAM on the test split, scored: make eval [RUN=demo] [CKPT=.../last.ckpt] [EVAL_PRECISION=bf16-mixed]
+	$(STAGE4) --data.root $(DATA) --data.splits [$(SPLIT)] --model.checkpoint $(CKPT) --model.output_dir runs/$(RUN)/eval \
+		--trainer.precision $(EVAL_PRECISION) $(ARGS)
+
+score: ## score any prediction folder: make score GT=<root or per-expression GT> PRED=<pred root>
+	$(BIN)/crmot evaluate --gt $(GT) --pred $(PRED) --split $(SPLIT) --protocol $(PROTOCOL)
 
 test: ## fast test suite (what CI runs)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--data", type=Path, default=Path("data/synth"))
     demo.add_argument("--run", type=Path, default=Path("runs/demo"))
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--train-steps", type=int, default=None, help="ViewSAM nano training steps (default: about 3 min)")
     demo.set_defaults(func=_demo)
     return parser
 
@@ -112,7 +113,8 @@ def _zeroshot(args) -> None:
 def _demo(args) -> None:
     from crmot.demo import run_demo
 
-    run_demo(args.data, args.run, seed=args.seed, console=console)
+    steps = {} if args.train_steps is None else {"train_steps": args.train_steps}
+    run_demo(args.data, args.run, seed=args.seed, console=console, **steps)
 
 
 if __name__ == "__main__":

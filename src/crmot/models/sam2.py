@@ -13,6 +13,9 @@ CONFIGS = {
     "base_plus": "configs/sam2.1/sam2.1_hiera_b+.yaml",
     "large": "configs/sam2.1/sam2.1_hiera_l.yaml",
 }
+#: Random weights (tests, speed checks, the CPU demo) are drawn from this seed, so a frozen random SAM2
+#: is a function of its configuration: a trained ViewSAM finds the same frozen weights when reloaded.
+RANDOM_INIT_SEED = 0
 CHECKPOINT_HINT = "download the SAM 2.1 checkpoint of that size (e.g. sam2.1_hiera_base_plus.pt) to that path"
 
 
@@ -47,5 +50,7 @@ def build_model(size: str, checkpoint: str | None, image_size: int, allow_random
     if checkpoint is None and not allow_random_init:
         raise FileNotFoundError("no SAM2 checkpoint given (model.sam2_checkpoint); set allow_random_init: true "
                                 "only for tests, speed checks and the CPU demo")
-    return build_sam2(CONFIGS[size], ckpt_path=checkpoint, device="cpu", mode="train",
-                      hydra_overrides_extra=[f"++model.image_size={image_size}"], apply_postprocessing=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_INIT_SEED)
+        return build_sam2(CONFIGS[size], ckpt_path=checkpoint, device="cpu", mode="train",
+                          hydra_overrides_extra=[f"++model.image_size={image_size}"], apply_postprocessing=False)

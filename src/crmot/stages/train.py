@@ -26,6 +26,7 @@ from rich.table import Table
 
 from crmot.data.crtrack import CRTrackFormatError
 from crmot.models.viewsam import ViewSAM
+from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader
 from crmot.training.losses import LossWeights, clip_loss
 
@@ -84,8 +85,7 @@ class ViewSAMModule(L.LightningModule):
 
     # ------------------------------------------------------------------ checkpoints: trainable parts only
     def trainable_keys(self) -> dict[str, torch.Size]:
-        names = {n for n, p in self.named_parameters() if p.requires_grad}
-        return {k: v.shape for k, v in self.state_dict().items() if k in names}
+        return trainable_shapes(self)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         keep = self.trainable_keys()
@@ -94,16 +94,8 @@ class ViewSAMModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         expected = self.trainable_keys()
-        found = {k: v.shape for k, v in checkpoint["state_dict"].items()}
-        missing = sorted(set(expected) - set(found))
-        unexpected = sorted(set(found) - set(expected))
-        reshaped = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
-        if missing or unexpected or reshaped:
-            raise ValueError("checkpoint does not fit this ViewSAM configuration "
-                             f"({self.model.name}, view_conditioning={self.hparams.view_conditioning}): "
-                             f"missing {missing[:8]}{'...' if len(missing) > 8 else ''}, "
-                             f"unexpected {unexpected[:8]}{'...' if len(unexpected) > 8 else ''}, "
-                             f"shape differs {reshaped[:8]}")
+        check_fits(expected, {k: v.shape for k, v in checkpoint["state_dict"].items()},
+                   f"this ViewSAM configuration ({self.model.name}, view_conditioning={self.hparams.view_conditioning})")
         frozen = {k: v for k, v in self.state_dict().items() if k not in expected}
         checkpoint["state_dict"] = {**frozen, **checkpoint["state_dict"]}
 

@@ -19,10 +19,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from crmot.data import masks as rle
 from crmot.data.crtrack import CRTrackFormatError, Scene, list_scenes, load_scene
 from crmot.data.frames import read_frame
+from crmot.models.viewsam.inputs import normalise, to_pixels
 
-#: SAM2's input normalisation (ImageNet statistics).
-PIXEL_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
-PIXEL_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 #: A label box cut by an augmentation crop is kept if this share of it remains.
 MIN_KEPT_AREA = 0.3
 
@@ -73,13 +71,9 @@ class ClipDataset(Dataset):
             crop, flip, gain = self._augmentation(rng, width, height)
             masks = self._view_masks(ref.scene, v, label_view)
             for t, frame in enumerate(frames):
-                picture = Image.fromarray(read_frame(image_view, frame)).crop(crop)
-                picture = picture.resize((self.image_size, self.image_size), Image.BILINEAR)
-                pixels = torch.from_numpy(np.asarray(picture, np.float32) / 255.0).permute(2, 0, 1)
+                pixels = to_pixels(Image.fromarray(read_frame(image_view, frame)).crop(crop), self.image_size)
                 pixels = (pixels * gain).clamp(0, 1)
-                if flip:
-                    pixels = pixels.flip(-1)
-                clip[v, t] = (pixels - PIXEL_MEAN) / PIXEL_STD
+                clip[v, t] = normalise(pixels.flip(-1) if flip else pixels)
                 rows = np.flatnonzero(label_view.gt.frames == frame)
                 targets[t].append(self._targets(label_view.gt, rows, masks, crop, flip, expression.ids))
         return {"images": clip, "views": torch.arange(len(labels.views)), "sentence": expression.sentence,

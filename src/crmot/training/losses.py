@@ -1,6 +1,7 @@
 """ViewSAM losses (DESIGN §4): per-frame Hungarian matching of candidates to label boxes; focal
 objectness, L1 + GIoU boxes, focal + dice masks, BCE referring, InfoNCE identity across time within a
-view and across views at the same instant."""
+view and across views at the same instant; and focal on the frame tokens' centre scores that choose
+the queries (the cells holding a label box's centre are positive)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from scipy.optimize import linear_sum_assignment
 from torchvision.ops import generalized_box_iou, sigmoid_focal_loss
 
 from crmot.models.viewsam import box_cxcywh_to_xyxy
+from crmot.models.viewsam.heads import centre_cells
 
 
 @dataclass
 class LossWeights:
     objectness: float = 2.0
+    proposal: float = 1.0
     l1: float = 5.0
     giou: float = 2.0
     mask_focal: float = 5.0
@@ -38,6 +41,14 @@ def match(boxes: torch.Tensor, objectness: torch.Tensor, targets: torch.Tensor, 
     return torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)
 
 
+def square_grid(tokens: int) -> tuple[int, int]:
+    """SAM2's input is square, so its top feature grid is too."""
+    side = round(tokens ** 0.5)
+    if side * side != tokens:
+        raise ValueError(f"{tokens} frame tokens do not form a square grid")
+    return side, side
+
+
 def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     p = logits.sigmoid().flatten(1)
     t = targets.flatten(1)
@@ -49,7 +60,7 @@ def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]],
     referred (G,) and masks (G, h, w) or None. Returns each term and their weighted ``loss``."""
     device = outputs[0]["boxes"].device
     zero = torch.zeros((), device=device)
-    terms = {k: zero for k in ("objectness", "l1", "giou", "mask_focal", "dice", "refer", "identity")}
+    terms = {k: zero for k in ("objectness", "proposal", "l1", "giou", "mask_focal", "dice", "refer", "identity")}
     images = matched = 0
     embeddings, identities, instants = [], [], []
     for t, out in enumerate(outputs):
@@ -60,6 +71,10 @@ def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]],
             labels = torch.zeros_like(objectness)
             labels[q] = 1.0
             terms["objectness"] = terms["objectness"] + sigmoid_focal_loss(objectness, labels, reduction="sum")
+            cells = out["token_objectness"][v].float()
+            centres = torch.zeros_like(cells)
+            centres[centre_cells(target["boxes"].to(device), square_grid(len(cells)))] = 1.0
+            terms["proposal"] = terms["proposal"] + sigmoid_focal_loss(cells, centres, reduction="sum")
             images += 1
             if not len(q):
                 continue
@@ -79,7 +94,7 @@ def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]],
             identities.append(target["ids"].to(device)[g])
             instants.append(torch.full((len(q),), t, device=device))
     norm = max(matched, 1)
-    terms = {k: (v / max(images, 1) if k == "objectness" else v / norm) for k, v in terms.items()}
+    terms = {k: (v / max(images, 1) if k in ("objectness", "proposal") else v / norm) for k, v in terms.items()}
     if embeddings:
         terms["identity"] = identity_nce(torch.cat(embeddings), torch.cat(identities), w.temperature)
     terms["loss"] = sum(getattr(w, k) * v for k, v in terms.items())

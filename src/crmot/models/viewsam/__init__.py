@@ -49,6 +49,29 @@ def box_cxcywh_to_xyxy(boxes: torch.Tensor) -> torch.Tensor:
     return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1)
 
 
+def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of a[i] with b[i] for (N, 4) xyxy boxes."""
+    lo, hi = torch.maximum(a[:, :2], b[:, :2]), torch.minimum(a[:, 2:], b[:, 2:])
+    inter = (hi - lo).clamp(min=0).prod(-1)
+    area = lambda x: (x[:, 2:] - x[:, :2]).clamp(min=0).prod(-1)  # noqa: E731
+    return inter / (area(a) + area(b) - inter).clamp(min=1e-9)
+
+
+#: Mask logit of a candidate whose mask was not decoded (sigmoid ~ 2e-9: absent from memory).
+NO_MASK_LOGIT = -20.0
+
+
+@dataclass
+class Encoded:
+    """Expression-free features of (V, T) frames: SAM2 levels (view-FiLMed), position encoding, the
+    view condition and view tokens (None where the configuration has none)."""
+
+    levels: list[torch.Tensor]  # [hr0, hr1, top], each (V, T, C, H, W)
+    pos: torch.Tensor  # (V, T, C, h, w)
+    condition: torch.Tensor | None  # (V, T, D)
+    view_tokens: torch.Tensor | None  # (V, T, K, D)
+
+
 class ViewSAM(nn.Module):
     def __init__(self, size: str = "nano", view_conditioning: str = "both", text_encoder: str = "minilm",
                  sam2_checkpoint: str | None = None, text_checkpoint: str | None = None,
@@ -98,20 +121,30 @@ class ViewSAM(nn.Module):
         tokens, mask = self.text.tokens(sentences)
         return self.text_proj(tokens.float()), mask
 
-    def segment(self, top: torch.Tensor, high_res: list[torch.Tensor], boxes: torch.Tensor) -> torch.Tensor:
-        """SAM2's mask decoder prompted with each candidate box: (B, Q, 4) normalised boxes ->
-        (B, Q, 4s, 4s) mask logits (s = top feature size)."""
+    def segment(self, top: torch.Tensor, high_res: list[torch.Tensor], boxes: torch.Tensor,
+                select: torch.Tensor | None = None) -> torch.Tensor:
+        """SAM2's mask decoder prompted with candidate boxes: (B, Q, 4) normalised boxes ->
+        (B, Q, 4s, 4s) mask logits (s = top feature size). With ``select`` (B, Q) bool, only those
+        candidates are decoded (the rest get a large negative logit): inference needs few masks."""
         b, q = boxes.shape[:2]
+        select = torch.ones(b, q, dtype=torch.bool, device=boxes.device) if select is None else select
+        image, query = select.nonzero(as_tuple=True)
+        side = 4 * top.shape[-1]
+        out = torch.full((b, q, side, side), NO_MASK_LOGIT, dtype=top.dtype, device=top.device)
+        if not len(image):
+            return out
         size = self.size.image_size
-        prompts = (box_cxcywh_to_xyxy(boxes.detach()).clamp(0, 1) * size).reshape(b * q, 2, 2)
-        labels = torch.tensor([2, 3], device=boxes.device).expand(b * q, 2)  # SAM's box-corner labels
+        prompts = (box_cxcywh_to_xyxy(boxes[image, query].detach()).clamp(0, 1) * size).view(-1, 2, 2)
+        labels = torch.tensor([2, 3], device=boxes.device).expand(len(image), 2)  # SAM's box-corner labels
         sparse, dense = self.sam.sam_prompt_encoder(points=(prompts, labels), boxes=None, masks=None)
-        repeat = lambda x: x.repeat_interleave(q, dim=0)  # noqa: E731
         masks, _, _, _ = self.sam.sam_mask_decoder(
-            image_embeddings=repeat(top), image_pe=self.sam.sam_prompt_encoder.get_dense_pe(),
+            image_embeddings=top[image], image_pe=self.sam.sam_prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=False,
-            repeat_image=False, high_res_features=[repeat(h) for h in high_res])
-        return masks.view(b, q, *masks.shape[-2:])
+            repeat_image=False, high_res_features=[h[image] for h in high_res])
+        if len(image) == b * q:
+            return masks.view(b, q, *masks.shape[-2:])
+        out[image, query] = masks[:, 0].to(out.dtype)
+        return out
 
     def with_memory(self, top: torch.Tensor, pos: torch.Tensor, previous_top: torch.Tensor,
                     previous_mask: torch.Tensor) -> torch.Tensor:
@@ -132,48 +165,67 @@ class ViewSAM(nn.Module):
         one expression. Returns T dicts of candidates for the V views at that instant: boxes
         (V, Q, 4), objectness, refer (V, Q), identity (V, Q, 128), masks (V, Q, 4s, 4s); after the
         first instant, with SAM2 memory of the previous frame (and, in eval, drift recalibration)."""
-        v, t = images.shape[:2]
-        levels, pos = self.encode_images(images.flatten(0, 1))
-        cameras = views.repeat_interleave(t)
-        text, text_mask = self.encode_text([sentence])
-        text, text_mask = text.expand(v * t, -1, -1), text_mask.expand(v * t, -1)
-        view_tokens = None
-        if not self.no_view:
-            condition, view_tokens = self.condition(levels[-1], cameras)
-            if self.view_conditioning in ("film", "both"):
-                levels = [film(x, condition) for film, x in zip(self.film, levels)]
-                text = self.text_film(text, condition)
-            if self.view_conditioning == "film":
-                view_tokens = None
-        shape = lambda x: x.view(v, t, *x.shape[1:])  # noqa: E731
-        levels, pos, text, text_mask = [shape(x) for x in levels], shape(pos), shape(text), shape(text_mask)
-        view_tokens = shape(view_tokens) if view_tokens is not None else None
-        outputs, previous = [], None
-        for step in range(t):
-            top = levels[-1][:, step]
-            args = ([levels[0][:, step], levels[1][:, step]], pos[:, step], text[:, step], text_mask[:, step],
-                    None if view_tokens is None else view_tokens[:, step])
-            if previous is None:
-                out = self.predict_frame(top, *args)
-            else:
-                out = self.predict_frame(self.with_memory(top, pos[:, step], *previous), *args)
-                if not self.training:
-                    out = self.recalibrate(out, self.predict_frame(top, *args))
-            previous = (top, self.memory_mask(out))
-            outputs.append(out)
+        outputs, _ = self.decode(self.encode(images, views), [sentence])
         return outputs
 
-    def predict_frame(self, top, high_res, pos, text, text_mask, view_tokens) -> dict[str, torch.Tensor]:
+    def encode(self, images: torch.Tensor, views: torch.Tensor) -> Encoded:
+        """The expression-free part: frozen SAM2 features of (V, T) frames, view-conditioned."""
+        v, t = images.shape[:2]
+        levels, pos = self.encode_images(images.flatten(0, 1))
+        condition = view_tokens = None
+        if not self.no_view:
+            condition, view_tokens = self.condition(levels[-1], views.repeat_interleave(t))
+            if self.view_conditioning in ("film", "both"):
+                levels = [film(x, condition) for film, x in zip(self.film, levels)]
+            if self.view_conditioning == "film":
+                view_tokens = None
+        shape = lambda x: None if x is None else x.view(v, t, *x.shape[1:])  # noqa: E731
+        return Encoded([shape(x) for x in levels], shape(pos), shape(condition), shape(view_tokens))
+
+    def decode(self, encoded: Encoded, sentences: list[str], state: tuple | None = None,
+               mask_objectness: float | None = None) -> tuple[list[dict[str, torch.Tensor]], tuple]:
+        """Candidates for E expressions on encoded (V, T) frames: T dicts with batch E*V
+        (expression-major). ``state`` is the memory left by the previous call (same E and V), so a
+        long video is decoded window by window; the returned state continues it. With
+        ``mask_objectness``, only candidates at least that confident get a mask (inference)."""
+        e, (v, t) = len(sentences), encoded.pos.shape[:2]
+        words, word_mask = self.encode_text(sentences)  # (E, L, D)
+        words, word_mask = words.repeat_interleave(v, 0), word_mask.repeat_interleave(v, 0)
+        per_expression = lambda x: x.repeat(e, *([1] * (x.dim() - 1)))  # noqa: E731  (V, ...) -> (E*V, ...)
+        outputs, previous = [], state
+        for step in range(t):
+            levels = [per_expression(x[:, step]) for x in encoded.levels]
+            pos = per_expression(encoded.pos[:, step])
+            text = words
+            if self.view_conditioning in ("film", "both"):
+                text = self.text_film(words, per_expression(encoded.condition[:, step]))
+            view_tokens = None if encoded.view_tokens is None else per_expression(encoded.view_tokens[:, step])
+            top, args = levels[-1], (pos, text, word_mask, view_tokens)
+            if previous is not None:
+                remembered = self.with_memory(top, pos, *previous)
+                out = self.candidates(remembered, *args)
+                if not self.training:
+                    out, remembered = self.recalibrate(out, self.candidates(top, *args), remembered, top)
+                top = remembered
+            else:
+                out = self.candidates(top, *args)
+            select = None if mask_objectness is None else out["objectness"].sigmoid() >= mask_objectness
+            out["masks"] = self.segment(top, levels[:2], out["boxes"], select)
+            previous = (levels[-1], self.memory_mask(out))
+            outputs.append(out)
+        return outputs, previous
+
+    def candidates(self, top, pos, text, text_mask, view_tokens) -> dict[str, torch.Tensor]:
+        """Candidates of one instant (no masks yet): the decoder reads frame tokens, expression words
+        and view tokens."""
         visual = (top + pos).flatten(2).transpose(1, 2)
-        parts, masks = [visual, text], [torch.zeros(visual.shape[:2], dtype=torch.bool, device=top.device), ~text_mask]
+        parts, masks = [text], [~text_mask]
         if view_tokens is not None:
             parts.append(view_tokens)
             masks.append(torch.zeros(view_tokens.shape[:2], dtype=torch.bool, device=top.device))
         weights = text_mask.float()
         sentence = (text * weights[..., None]).sum(1) / weights.sum(1, keepdim=True).clamp(min=1)
-        out = self.decoder(torch.cat(parts, 1), torch.cat(masks, 1), sentence)
-        out["masks"] = self.segment(top, high_res, out["boxes"])
-        return out
+        return self.decoder(visual, tuple(top.shape[-2:]), torch.cat(parts, 1), torch.cat(masks, 1), sentence)
 
     @staticmethod
     def memory_mask(out: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -181,17 +233,16 @@ class ViewSAM(nn.Module):
         weight = out["objectness"].sigmoid()[..., None, None]
         return (out["masks"].sigmoid() * weight).amax(dim=1, keepdim=True)
 
-    def recalibrate(self, with_memory: dict, without: dict) -> dict:
-        """Keep the memory-based prediction unless its referred object moved away from the memory-free one."""
-        from torchvision.ops import box_iou
-
-        keep = []
-        for i in range(len(with_memory["boxes"])):
-            a = with_memory["boxes"][i][with_memory["refer"][i].argmax()]
-            b = without["boxes"][i][without["refer"][i].argmax()]
-            keep.append(box_iou(box_cxcywh_to_xyxy(a[None]), box_cxcywh_to_xyxy(b[None]))[0, 0] >= self.drift_iou)
-        keep = torch.stack(keep)
-        return {k: torch.where(keep.view(-1, *([1] * (v.dim() - 1))), v, without[k]) for k, v in with_memory.items()}
+    def recalibrate(self, with_memory: dict, without: dict, remembered: torch.Tensor, top: torch.Tensor
+                    ) -> tuple[dict, torch.Tensor]:
+        """Keep the memory-based prediction (and its features) unless its referred object moved away
+        from the memory-free one's; there, memory carried a wrong object along and is dropped."""
+        rows = torch.arange(len(with_memory["boxes"]), device=with_memory["boxes"].device)
+        a = box_cxcywh_to_xyxy(with_memory["boxes"][rows, with_memory["refer"].argmax(1)])
+        b = box_cxcywh_to_xyxy(without["boxes"][rows, without["refer"].argmax(1)])
+        keep = paired_iou(a, b) >= self.drift_iou
+        pick = lambda x, y: torch.where(keep.view(-1, *([1] * (x.dim() - 1))), x, y)  # noqa: E731
+        return {k: pick(v, without[k]) for k, v in with_memory.items()}, pick(remembered, top)
 
     def parameter_table(self) -> dict[str, int]:
         """Frozen / trainable parameter counts and trainable as % of SAM2."""

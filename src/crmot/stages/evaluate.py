@@ -1,0 +1,148 @@
+"""Stage 4 as a Lightning predict stage: a trained ViewSAM answers every expression, then CVRIDF1/CVRMA.
+
+    python stages/evaluate.py predict --config conf/evaluate.yaml --model.checkpoint runs/demo/train/checkpoints/last.ckpt
+
+Per scene (DDP shards scenes): ViewSAM candidates for all expressions (:mod:`crmot.inference.candidates`),
+per-view tracking and cross-view fusion (:mod:`crmot.inference.fusion`), then for each expression
+``<output_dir>/<split>/predictions/<Scene>_<Sentence>/ViewK.txt`` (the official layout) and
+``ViewK.masks.jsonl`` (one COCO RLE per row), and a manifest; a re-run skips scenes whose manifest
+matches (same checkpoint file, settings and inputs). Rank 0 then scores each split that has ground
+truth with ``crmot evaluate``'s code: ``<output_dir>/<split>/metrics.json``, printed as a table.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.cli import LightningCLI
+
+from crmot.data import masks as rle
+from crmot.data.crtrack import CRTrackFormatError, Scene, list_scenes, load_scene, write_predictions
+from crmot.inference.candidates import CandidateConfig, predict_scene
+from crmot.inference.fusion import Answer, FusionConfig, fuse
+from crmot.io import atomic_write_json
+from crmot.metrics.evaluate import evaluate, print_report
+from crmot.models.viewsam.checkpoint import load_viewsam
+from crmot.stages.manifest import is_done, view_fingerprint, write_manifest
+from crmot.stages.scenes import SceneData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScenePredictions:
+    source: Scene
+    key: dict
+    answers: dict[str, dict[int, Answer]] = field(default_factory=dict)  # expression name -> view -> answer
+    seconds: float = 0.0
+    skipped: bool = False
+
+
+class EvaluationData(SceneData):
+    """Scenes to answer: the test split by default."""
+
+    def __init__(self, root: str = "data/synth", splits: list[str] | None = None, scenes: list[str] | None = None):
+        super().__init__(root, splits or ["test"], scenes)
+
+
+class EvaluationModule(L.LightningModule):
+    def __init__(self, checkpoint: str = "runs/demo/train/checkpoints/last.ckpt", output_dir: str = "runs/demo/eval",
+                 candidates: CandidateConfig | None = None, fusion: FusionConfig | None = None,
+                 overwrite: bool = False) -> None:
+        super().__init__()
+        self.model, self.checkpoint = load_viewsam(checkpoint)
+        self.model.requires_grad_(False)
+        self.output_dir = Path(output_dir)
+        self.candidates = candidates or CandidateConfig()
+        self.fusion = fusion or FusionConfig()
+        self.overwrite = overwrite
+
+    def describe(self) -> dict:
+        """What made the predictions: written into every manifest and metrics file."""
+        path = Path(self.checkpoint["path"])
+        stat = path.stat()
+        return {"model": self.model.name, "checkpoint": {**self.checkpoint, "bytes": stat.st_size,
+                                                         "mtime_ns": stat.st_mtime_ns}}
+
+    def predict_step(self, unit: dict, batch_idx: int = 0) -> ScenePredictions:
+        scene = load_scene(unit["root"], unit["split"], unit["scene"])
+        key = {"stage": "evaluate", **self.describe(), "candidates": asdict(self.candidates),
+               "fusion": asdict(self.fusion), "expressions": [e.name for e in scene.expressions],
+               "inputs": {v.name: view_fingerprint(v) for v in scene.views}}
+        out = ScenePredictions(scene, key)
+        if not self.overwrite and is_done(self.manifest_dir(scene), key):
+            out.skipped = True
+            return out
+        start = time.perf_counter()
+        candidates = predict_scene(self.model, scene, self.candidates, self.device)
+        sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
+        out.answers = {name: fuse(views, sizes, self.fusion) for name, views in candidates.items()}
+        out.seconds = time.perf_counter() - start
+        return out
+
+    def predictions_dir(self, split: str) -> Path:
+        return self.output_dir / split / "predictions"
+
+    def manifest_dir(self, scene: Scene) -> Path:
+        return self.output_dir / scene.split / "manifests" / scene.name
+
+
+class AnswerWriter(BasePredictionWriter):
+    """Writes each scene's answers as soon as it is done (manifest last); rank 0 scores at the end."""
+
+    def __init__(self) -> None:
+        super().__init__(write_interval="batch")
+
+    def write_on_batch_end(self, trainer, pl_module: EvaluationModule, prediction: ScenePredictions,
+                           batch_indices, batch, batch_idx, dataloader_idx=0) -> None:
+        scene = prediction.source
+        if prediction.skipped:
+            log.info("%s/%s: predictions up to date, skipped", scene.split, scene.name)
+            return
+        root = pl_module.predictions_dir(scene.split)
+        rows = 0
+        for name, views in prediction.answers.items():
+            for k, answer in views.items():
+                path = write_predictions(root, name, k, answer.tracks)
+                rle.write_jsonl(path.with_suffix(".masks.jsonl"), answer.masks)
+                rows += len(answer.tracks)
+        frames = scene.num_frames * len(scene.views)
+        write_manifest(pl_module.manifest_dir(scene), prediction.key, seconds=prediction.seconds, rows=rows,
+                       frames_per_s=frames / max(prediction.seconds, 1e-9))
+        log.info("%s/%s: %d expressions answered with %d rows in %.1f s (%.1f view-frames/s, %s)", scene.split,
+                 scene.name, len(prediction.answers), rows, prediction.seconds,
+                 frames / max(prediction.seconds, 1e-9), pl_module.model.name)
+
+    def on_predict_end(self, trainer, pl_module: EvaluationModule) -> None:
+        trainer.strategy.barrier()
+        if trainer.is_global_zero:
+            for split in trainer.datamodule.splits:
+                score_split(trainer.datamodule.root, split, pl_module)
+
+
+def score_split(root: Path, split: str, module: EvaluationModule) -> dict | None:
+    """``<output_dir>/<split>/metrics.json`` when the root has ground truth for ``split``."""
+    scenes = [load_scene(root, split, name) for name in list_scenes(root, split)]
+    if not any(s.expressions and all(v.gt is not None for v in s.views) for s in scenes):
+        log.info("%s: no ground truth, predictions written but not scored", split)
+        return None
+    report = evaluate(root, module.predictions_dir(split), split=split)
+    report["predicted_by"] = module.describe()
+    atomic_write_json(module.output_dir / split / "metrics.json", report)
+    print_report(report, backend=module.model.name)
+    return report
+
+
+def main(args: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        LightningCLI(EvaluationModule, EvaluationData, save_config_callback=None, args=args)
+    except (CRTrackFormatError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
