@@ -60,6 +60,8 @@ def predict_scene(model: ViewSAM, scene: Scene, config: CandidateConfig, device:
     model.eval()
     expressions = list(scene.expressions)
     out: SceneCandidates = {e.name: {v.index: ViewCandidates() for v in scene.views} for e in expressions}
+    if not expressions:
+        return out  # nothing asked: no frame is read
     batches = [expressions[i:i + config.expression_batch] for i in range(0, len(expressions), config.expression_batch)]
     states: list[tuple | None] = [None] * len(batches)
     views = torch.arange(len(scene.views), device=device)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from crmot.association.pipeline import AssociationConfig, SceneAssociation, asso
 from crmot.data.crtrack import CRTrackFormatError, Scene, list_scenes, load_scene
 from crmot.io import atomic_write_json
 from crmot.stages.manifest import MANIFEST, is_done, view_fingerprint, write_manifest
+from crmot.stages.launch import run_stage
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.backends.classical import ClassicalBackend
@@ -182,9 +182,5 @@ def _files_digest(scene_dir: Path, views: list[int]) -> str:
 
 
 def main(args: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        LightningCLI(AssociationModule, AssociationData, save_config_callback=None, args=args)
-    except (CRTrackFormatError, FileNotFoundError, NotImplementedError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    run_stage(lambda: LightningCLI(AssociationModule, AssociationData, save_config_callback=None, args=args),
+              (CRTrackFormatError, FileNotFoundError, NotImplementedError))

@@ -13,7 +13,6 @@ truth with ``crmot evaluate``'s code: ``<output_dir>/<split>/metrics.json``, pri
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,13 +22,14 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.cli import LightningCLI
 
 from crmot.data import masks as rle
-from crmot.data.crtrack import CRTrackFormatError, Scene, list_scenes, load_scene, write_predictions
+from crmot.data.crtrack import Scene, list_scenes, load_scene, write_predictions
 from crmot.inference.candidates import CandidateConfig, predict_scene
 from crmot.inference.fusion import Answer, FusionConfig, fuse
 from crmot.io import atomic_write_json
 from crmot.metrics.evaluate import evaluate, print_report
 from crmot.models.viewsam.checkpoint import load_viewsam
 from crmot.stages.manifest import is_done, view_fingerprint, write_manifest
+from crmot.stages.launch import run_stage
 from crmot.stages.scenes import SceneData
 
 log = logging.getLogger(__name__)
@@ -140,9 +140,4 @@ def score_split(root: Path, split: str, module: EvaluationModule) -> dict | None
 
 
 def main(args: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        LightningCLI(EvaluationModule, EvaluationData, save_config_callback=None, args=args)
-    except (CRTrackFormatError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    run_stage(lambda: LightningCLI(EvaluationModule, EvaluationData, save_config_callback=None, args=args))

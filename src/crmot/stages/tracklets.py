@@ -13,7 +13,6 @@ wherever the root has ground truth.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from crmot.data.crtrack import CRTrackFormatError, list_scenes, load_scene
 from crmot.data.frames import read_frame
 from crmot.io import atomic_write_json
 from crmot.stages.manifest import is_done, view_fingerprint, write_manifest
+from crmot.stages.launch import run_stage
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.backends.classical import ClassicalBackend
@@ -140,9 +140,5 @@ def report_quality(root: Path, output_dir: Path, splits: list[str], backend: str
 
 
 def main(args: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        LightningCLI(TrackletModule, TrackletData, save_config_callback=None, args=args)
-    except (CRTrackFormatError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    run_stage(lambda: LightningCLI(TrackletModule, TrackletData, save_config_callback=None, args=args),
+              (CRTrackFormatError, FileNotFoundError))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from pathlib import Path
 
 import lightning as L
@@ -24,8 +23,8 @@ from lightning.pytorch.utilities import rank_zero_only
 from rich.console import Console
 from rich.table import Table
 
-from crmot.data.crtrack import CRTrackFormatError
 from crmot.models.viewsam import ViewSAM
+from crmot.stages.launch import run_stage
 from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader
 from crmot.training.losses import LossWeights, clip_loss
@@ -157,10 +156,5 @@ class TrainCLI(LightningCLI):
 
 
 def main(args: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_float32_matmul_precision("high")
-    try:
-        TrainCLI(ViewSAMModule, ViewSAMData, save_config_kwargs={"overwrite": True}, args=args)
-    except (CRTrackFormatError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    run_stage(lambda: TrainCLI(ViewSAMModule, ViewSAMData, save_config_kwargs={"overwrite": True}, args=args))
