@@ -51,11 +51,9 @@ def track_view(candidates: dict[str, np.ndarray], config: FusionConfig) -> list[
     frames = candidates["frames"]
     track = np.zeros(len(frames), np.int64)
     for frame in np.unique(frames):
-        rows = np.flatnonzero(frames == frame)
-        assignment = tracker.step(candidates["boxes"][rows], rows.tolist())
-        track[rows] = assignment.track_ids
-        for tid, earlier in assignment.confirmed_now:
-            track[earlier] = tid
+        rows = np.flatnonzero(frames == frame).tolist()
+        for row, tid in tracker.step(candidates["boxes"][rows], rows).owners(rows).items():
+            track[row] = tid
     return [np.flatnonzero(track == tid) for tid in np.unique(track[track > 0])]
 
 

@@ -37,6 +37,14 @@ class Assignment:
     track_ids: np.ndarray  # per detection: its track id, or 0 while the track is not yet confirmed
     confirmed_now: list[tuple[int, list[int]]] = field(default_factory=list)  # (track id, earlier detection keys)
 
+    def owners(self, keys: list[int]) -> dict[int, int]:
+        """Detection key -> track id for every detection decided by this step: this frame's
+        detections of confirmed tracks and the held-back ones of tracks confirmed now."""
+        decided = {k: int(t) for k, t in zip(keys, self.track_ids.tolist()) if t}
+        for track_id, earlier in self.confirmed_now:
+            decided.update(dict.fromkeys(earlier, track_id))
+        return decided
+
 
 class IoUTracker:
     """SORT-style tracker. Detections of unconfirmed tracks are held back and reported, with their

@@ -127,12 +127,14 @@ class ViewSAM(nn.Module):
         (B, Q, 4s, 4s) mask logits (s = top feature size). With ``select`` (B, Q) bool, only those
         candidates are decoded (the rest get a large negative logit): inference needs few masks."""
         b, q = boxes.shape[:2]
-        select = torch.ones(b, q, dtype=torch.bool, device=boxes.device) if select is None else select
-        image, query = select.nonzero(as_tuple=True)
-        side = 4 * top.shape[-1]
-        out = torch.full((b, q, side, side), NO_MASK_LOGIT, dtype=top.dtype, device=top.device)
+        if select is None:
+            image = torch.arange(b, device=boxes.device).repeat_interleave(q)
+            query = torch.arange(q, device=boxes.device).repeat(b)
+        else:
+            image, query = select.nonzero(as_tuple=True)
         if not len(image):
-            return out
+            side = 4 * top.shape[-1]
+            return torch.full((b, q, side, side), NO_MASK_LOGIT, dtype=top.dtype, device=top.device)
         size = self.size.image_size
         prompts = (box_cxcywh_to_xyxy(boxes[image, query].detach()).clamp(0, 1) * size).view(-1, 2, 2)
         labels = torch.tensor([2, 3], device=boxes.device).expand(len(image), 2)  # SAM's box-corner labels
@@ -141,9 +143,10 @@ class ViewSAM(nn.Module):
             image_embeddings=top[image], image_pe=self.sam.sam_prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=False,
             repeat_image=False, high_res_features=[h[image] for h in high_res])
-        if len(image) == b * q:
+        if select is None:
             return masks.view(b, q, *masks.shape[-2:])
-        out[image, query] = masks[:, 0].to(out.dtype)
+        out = torch.full((b, q, *masks.shape[-2:]), NO_MASK_LOGIT, dtype=masks.dtype, device=masks.device)
+        out[image, query] = masks[:, 0]
         return out
 
     def with_memory(self, top: torch.Tensor, pos: torch.Tensor, previous_top: torch.Tensor,

@@ -67,10 +67,7 @@ class ClassicalBackend(SegmentationBackend):
                 for key, blob in zip(keys, blobs):
                     detections[key] = (first + offset, *blob)
                 boxes = np.array([b[0] for b in blobs], dtype=np.float64).reshape(-1, 4)
-                step = tracker.step(boxes, keys)
-                owner.update({k: int(t) for k, t in zip(keys, step.track_ids) if t})
-                for track_id, earlier in step.confirmed_now:
-                    owner.update({k: track_id for k in earlier})
+                owner.update(tracker.step(boxes, keys).owners(keys))
         return _tracklets(detections, owner)
 
     def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray],
