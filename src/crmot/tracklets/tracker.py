@@ -25,9 +25,10 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @dataclass
 class TrackerConfig:
-    iou_threshold: float = 0.25  # least IoU between a prediction and a detection to link them
+    iou_threshold: float = 0.3  # least IoU between a prediction and a detection to link them
     min_hits: int = 3  # detections before a track is reported (births need evidence)
     max_age: int = 8  # frames a track survives without detection (bridges short occlusions)
+    buffer: float = 0.4  # boxes grow by this share of their size on every side before IoU (thin, fast objects)
 
 
 @dataclass
@@ -65,7 +66,7 @@ class IoUTracker:
         predicted = self.kalman.predict() if len(self.kalman) else np.zeros((0, 4))
         matched_det, matched_trk = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if len(predicted) and len(boxes):
-            iou = iou_matrix(boxes, predicted)
+            iou = iou_matrix(_grow(boxes, cfg.buffer), _grow(predicted, cfg.buffer))
             rows, cols = linear_sum_assignment(-iou)
             good = iou[rows, cols] >= cfg.iou_threshold
             matched_det, matched_trk = rows[good], cols[good]
@@ -100,3 +101,11 @@ class IoUTracker:
         self.ids, self.hits, self.misses = self.ids[alive], self.hits[alive], self.misses[alive]
         self.pending = [p for p, a in zip(self.pending, alive.tolist()) if a]
         return Assignment(track_ids, confirmed_now)
+
+
+def _grow(boxes: np.ndarray, share: float) -> np.ndarray:
+    """xywh boxes grown by ``share`` of their width and height on every side."""
+    if not share:
+        return boxes
+    margin = share * boxes[:, 2:4]
+    return np.concatenate([boxes[:, :2] - margin, boxes[:, 2:4] + 2 * margin], axis=1)

@@ -1,10 +1,11 @@
 """Weight-free tracklets for static cameras: background model, foreground blobs, IoU tracking.
 
 Per view: a median background from frames sampled over the whole video (memory bounded by the
-sample, not the length), foreground = colour distance to it, cleaned by morphology and split into
-connected components (scipy.ndimage, whole windows at once). A perspective line (person height vs.
-foot row, fitted per view on the sampled frames, no calibration needed) peels merged people apart;
-without it, side-by-side people are cut at the valleys of the column profile. Blobs not shaped like
+sample, not the length), foreground = colour distance to it, cut at blurred edges, cleaned by
+morphology and split into connected components (scipy.ndimage, whole windows at once). A
+perspective line (person height vs. foot row, fitted per view on the sampled frames, no calibration
+needed) sizes the person rectangles that explain a merged group; without it, side-by-side people
+are cut at the valleys of the column profile. Blobs not shaped like
 a standing person (dogs, wheels) are dropped; a Kalman + Hungarian tracker links blobs into
 tracklets. Masks are the blobs' foreground pixels.
 """
@@ -31,13 +32,19 @@ _VERTICAL[0, :, 0] = True  # bridges a head, coat and legs that differ little fr
 @dataclass
 class ClassicalConfig:
     background_frames: int = 48  # frames sampled evenly over the video for the median background
-    threshold: float = 24.0  # colour distance (0-255, max over channels) that makes a pixel foreground
+    threshold: float = 10.0  # colour distance (0-255, max over channels) that makes a pixel foreground ...
+    edge: float = 0.4  # ... if it also reaches this share of the largest distance nearby (blurred edges)
+    edge_reach: int = 5  # pixels: the neighbourhood of that largest distance
     min_area: int = 30  # pixels of a blob worth tracking
     min_height: int = 10  # pixels
     min_aspect: float = 1.15  # height / width of a person-shaped blob (dogs and lone bicycles are wider)
     person_aspect: float = 0.45  # width / height of one standing person, to split merged blobs
     min_relative_height: float = 0.5  # of a standing person at that image row (wheels, bags, dogs are lower)
     core: float = 0.55  # a person's width is measured on the top part of a blob (dogs, wheels are lower)
+    template_width: float = 0.25  # width / height of a person's torso rectangle when splitting groups
+    min_fill: float = 0.5  # of such a rectangle covered by the blob, for it to be a person
+    min_gain: float = 0.3  # of it covered by pixels no person chosen so far explains
+    max_group: int = 12  # people one blob may hold
     window: int = 32  # frames read and processed at once
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
@@ -45,7 +52,7 @@ class ClassicalConfig:
 class ClassicalBackend(SegmentationBackend):
     name = "classical"
 
-    def __init__(self, background_frames: int = 48, threshold: float = 24.0, min_area: int = 30,
+    def __init__(self, background_frames: int = 48, threshold: float = 10.0, min_area: int = 30,
                  window: int = 32, tracker: TrackerConfig | None = None) -> None:
         self.config = ClassicalConfig(background_frames=background_frames, threshold=threshold, min_area=min_area,
                                       window=window, tracker=tracker or TrackerConfig())
@@ -82,9 +89,8 @@ class ClassicalBackend(SegmentationBackend):
             x1, y1 = min(int(np.ceil(x + 1.15 * w)), video.width), min(int(np.ceil(y + 1.1 * h)), video.height)
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
-            patch = video.read(frame)[y0:y1, x0:x1].astype(np.int16)
-            distance = np.abs(patch - background[y0:y1, x0:x1]).max(axis=-1)
-            foreground = ndimage.binary_opening(distance > relax * self.config.threshold)
+            patch = video.read(frame)[None, y0:y1, x0:x1]
+            foreground = ndimage.binary_opening(self._foreground(patch, background[y0:y1, x0:x1], relax)[0])
             foreground = ndimage.binary_fill_holes(ndimage.binary_closing(foreground, structure=_VERTICAL[0]))
             labels, count = ndimage.label(foreground)
             if not count:
@@ -146,10 +152,18 @@ class ClassicalBackend(SegmentationBackend):
                 out[t].append((box, float(len(rows)) / float(h * w), rle.encode(mask)))
         return out
 
+    def _foreground(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0) -> np.ndarray:
+        """Pixels far enough from the background, per frame. Blur smears a person's colours over
+        the pixels around them, so a pixel must also reach ``edge`` of the largest distance nearby:
+        the mask stops at the blurred edge's midpoint, not where the smear fades into noise."""
+        cfg = self.config
+        distance = np.abs(frames.astype(np.int16) - background).max(axis=-1)
+        nearby = ndimage.maximum_filter(distance, size=(1, cfg.edge_reach, cfg.edge_reach))
+        return (distance > relax * cfg.threshold) & (distance >= relax * cfg.edge * nearby)
+
     def _blobs(self, frames: np.ndarray, background: np.ndarray):
         """(frame index, top, left, blob mask) of every foreground component of a window."""
-        distance = np.abs(frames.astype(np.int16) - background).max(axis=-1)
-        foreground = ndimage.binary_opening(distance > self.config.threshold, structure=_IN_FRAME)
+        foreground = ndimage.binary_opening(self._foreground(frames, background), structure=_IN_FRAME)
         foreground = ndimage.binary_closing(foreground, structure=_VERTICAL)
         foreground = ndimage.binary_closing(foreground, structure=_IN_FRAME)
         foreground = ndimage.binary_fill_holes(foreground, structure=_IN_FRAME)
@@ -168,10 +182,9 @@ class ClassicalBackend(SegmentationBackend):
     def _split(self, blob: np.ndarray, top: int, perspective: "Perspective | None"):
         """Parts of a blob holding several people. Yields (part, row offset, col offset).
 
-        With a perspective line, people are peeled off nearest first: the lowest foreground row is
-        someone's feet, a person-sized window (height from the line) placed where the foreground is
-        densest takes that person's pixels, and the rest is peeled again. A blob no larger than one
-        person is kept whole. Without the line, side-by-side people are cut at column valleys.
+        A blob no larger than one person (height from the perspective line) is kept whole; a larger
+        one is explained by person rectangles (``_split_templates``). Without the line, side-by-side
+        people are cut at column valleys.
         """
         rows = np.flatnonzero(blob.any(axis=1))
         if not len(rows):
@@ -179,30 +192,60 @@ class ClassicalBackend(SegmentationBackend):
         if perspective is None:
             yield from ((part, 0, dx) for part, dx in self._split_columns(blob, float(rows[-1] + 1 - rows[0])))
             return
-        remaining = blob.copy()
-        while remaining.sum() >= self.config.min_area:
-            rows = np.flatnonzero(remaining.any(axis=1))
-            cols = np.flatnonzero(remaining.any(axis=0))
-            bottom = int(rows[-1]) + 1
-            person_h = perspective.height(top + bottom)
-            person_w = self.config.person_aspect * person_h
-            if person_h < self.config.min_height:
-                yield remaining, 0, 0
-                return
-            if bottom - rows[0] <= 1.3 * person_h and cols[-1] + 1 - cols[0] <= 1.5 * person_w:
-                yield remaining, 0, 0  # one person: keep the exact mask
-                return
-            y0 = max(int(round(bottom - 1.1 * person_h)), 0)
-            width = max(int(round(1.2 * person_w)), 1)
-            coverage = remaining[y0:bottom].sum(axis=0)
-            window = np.convolve(coverage, np.ones(width), mode="valid") if len(coverage) >= width else coverage.sum(keepdims=True)
-            x0 = int(np.argmax(window))
-            part = np.zeros_like(remaining)
-            part[y0:bottom, x0:x0 + width] = remaining[y0:bottom, x0:x0 + width]
-            if not part.any():
-                return
-            remaining &= ~part
-            yield part, 0, 0
+        bottom = int(rows[-1]) + 1
+        cols = np.flatnonzero(blob.any(axis=0))
+        person_h = perspective.height(top + bottom)
+        if person_h < self.config.min_height or (
+                bottom - rows[0] <= 1.3 * person_h and cols[-1] + 1 - cols[0] <= 1.5 * self.config.person_aspect * person_h):
+            yield blob, 0, 0  # one person: keep the exact mask
+            return
+        yield from ((part, 0, 0) for part in self._split_templates(blob, top, perspective))
+
+    def _split_templates(self, blob: np.ndarray, top: int, perspective: "Perspective") -> list[np.ndarray]:
+        """Explain a blob by standing-person rectangles, greedily: every candidate foot point gets a
+        rectangle sized by the perspective line; the next person is the rectangle best filled by the
+        blob among those that still cover enough pixels no chosen person explains. Pixels go to the
+        nearest (lowest-footed) rectangle holding them, so an occluded person keeps what is visible."""
+        cfg = self.config
+        height, width = blob.shape
+        feet = np.arange(1, height + 1)
+        tall = np.maximum(np.round(perspective.height(top + feet)), 2).astype(np.int64)
+        half = np.maximum(np.round(cfg.template_width * tall / 2), 1).astype(np.int64)
+        y0, y1 = np.clip(feet - tall, 0, None)[:, None], feet[:, None]
+        centres = np.arange(width)[None, :]
+        x0, x1 = np.clip(centres - half[:, None], 0, width), np.clip(centres + half[:, None] + 1, 0, width)
+        area = (tall * (2 * half + 1)).astype(np.float64)[:, None]
+
+        def fill(mask: np.ndarray) -> np.ndarray:
+            table = np.pad(mask, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+            return (table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]) / area
+
+        filled = fill(blob)
+        explained = np.zeros_like(blob)
+        chosen: list[tuple[int, int]] = []  # (foot row, centre column)
+        while len(chosen) < cfg.max_group:
+            gain = fill(blob & ~explained)
+            score = np.where((gain >= cfg.min_gain) & (filled >= cfg.min_fill), filled + gain, -np.inf)
+            foot, centre = np.unravel_index(int(np.argmax(score)), score.shape)
+            if not np.isfinite(score[foot, centre]):
+                break
+            chosen.append((int(foot), int(centre)))
+            explained[y0[foot, 0]:y1[foot, 0], x0[foot, centre]:x1[foot, centre]] |= True
+        if not chosen:
+            return [blob]
+        owner = np.zeros(blob.shape, np.int64)  # 1-based index into chosen, 0 = nobody
+        reach = np.full(blob.shape, np.inf)
+        for index, (foot, centre) in sorted(enumerate(chosen, start=1), key=lambda item: item[1][0]):
+            rows = slice(y0[foot, 0], y1[foot, 0])
+            wide = max(int(round(cfg.person_aspect * tall[foot])), 1)
+            a, b = max(centre - wide, 0), min(centre + wide + 1, width)
+            distance = np.abs(np.arange(a, b) - centre)[None, :].astype(np.float64)
+            core = distance <= half[foot]
+            region_owner, region_reach = owner[rows, a:b], reach[rows, a:b]
+            take = core | (distance < region_reach)  # nearer people (sorted last) win their core
+            region_owner[take] = index
+            region_reach[take] = np.broadcast_to(np.where(core, -1.0, distance), take.shape)[take]
+        return [blob & (owner == index) for index in range(1, len(chosen) + 1)]
 
     def _split_columns(self, blob: np.ndarray, person_height: float):
         """Cut a blob holding side-by-side people at the valleys of its column profile."""
