@@ -39,7 +39,8 @@ class ClassicalConfig:
     min_height: int = 10  # pixels
     min_aspect: float = 1.15  # height / width of a person-shaped blob (dogs and lone bicycles are wider)
     person_aspect: float = 0.45  # width / height of one standing person, to split merged blobs
-    min_relative_height: float = 0.5  # of a standing person at that image row (wheels, bags, dogs are lower)
+    min_relative_height: float = 0.4  # of a standing person at that image row (wheels, bags, dogs are lower)
+    complete_below: float = 0.85  # a lone blob shorter than this share of a person there gets its upper body
     core: float = 0.55  # a person's width is measured on the top part of a blob (dogs, wheels are lower)
     template_width: float = 0.25  # width / height of a person's torso rectangle when splitting groups
     min_fill: float = 0.5  # of such a rectangle covered by the blob, for it to be a person
@@ -136,20 +137,24 @@ class ClassicalBackend(SegmentationBackend):
         for t, y0, x0, blob in self._blobs(frames, background):
             cut_by_border = y0 == 0 or y0 + blob.shape[0] >= height
             local = None if cut_by_border else perspective
-            for part, dy, dx in self._split(self._core(blob), y0, local):
+            for part, dx, whole in self._split(self._core(blob), y0, local):
                 rows, cols = np.nonzero(part)
                 if len(rows) < cfg.min_area:
                     continue
-                y_min, y_max, x_min, x_max = rows.min(), rows.max(), cols.min(), cols.max()
-                h, w = y_max - y_min + 1, x_max - x_min + 1
-                if h < cfg.min_height or h < cfg.min_aspect * w:
-                    continue
-                if local and h < cfg.min_relative_height * local.height(y0 + dy + y_max + 1):
+                rows, cols = rows + y0, cols + x0 + dx
+                top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+                if bottom - top < cfg.min_height or bottom - top < cfg.min_aspect * (right - left):
                     continue
                 mask = np.zeros((height, width), bool)
-                mask[y0 + dy + rows, x0 + dx + cols] = True
-                box = np.array([x0 + dx + x_min, y0 + dy + y_min, w, h], dtype=np.float64)
-                out[t].append((box, float(len(rows)) / float(h * w), rle.encode(mask)))
+                mask[rows, cols] = True
+                if local:
+                    expected = local.height(bottom)
+                    if bottom - top < cfg.min_relative_height * expected:
+                        continue
+                    if whole and bottom - top < cfg.complete_below * expected:
+                        mask |= self._upper_body(mask, top, bottom, expected)
+                box = np.array(_box(mask, 0, 0), dtype=np.float64)
+                out[t].append((box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask)))
         return out
 
     def _foreground(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0) -> np.ndarray:
@@ -173,6 +178,21 @@ class ClassicalBackend(SegmentationBackend):
                 t, ys, xs = found
                 yield t.start, ys.start, xs.start, labels[t.start, ys, xs] == label
 
+    def _upper_body(self, mask: np.ndarray, top: int, bottom: int, expected: float) -> np.ndarray:
+        """The rectangle a standing person fills above ``top``, over the centre of ``mask``'s columns.
+
+        A lone blob standing on the ground but much shorter than a person there is a person whose
+        upper body has the colours of the ground behind it: in a static scene nothing hides the top
+        of a standing person and leaves their feet in view. The rectangle has their size from the
+        perspective line, so the box and the colours stage 2 reads from the mask cover the whole person.
+        """
+        cols = np.flatnonzero(mask[top:bottom].any(axis=0))
+        centre, half = (cols[0] + cols[-1] + 1) / 2, max(self.config.template_width * expected / 2, 1.0)
+        upper = np.zeros_like(mask)
+        x0, x1 = max(int(round(centre - half)), 0), min(int(round(centre + half)), mask.shape[1])
+        upper[max(int(round(bottom - expected)), 0):top, x0:x1] = True
+        return upper
+
     def _core(self, blob: np.ndarray) -> np.ndarray:
         """Keep the columns that reach the top part of the blob: a dog beside its owner or the wheels
         of a bicycle only occupy the bottom rows."""
@@ -180,7 +200,7 @@ class ClassicalBackend(SegmentationBackend):
         return blob & top.any(axis=0)[None, :]
 
     def _split(self, blob: np.ndarray, top: int, perspective: "Perspective | None"):
-        """Parts of a blob holding several people. Yields (part, row offset, col offset).
+        """Parts of a blob holding several people. Yields (part, column offset, whether it is the whole blob).
 
         A blob no larger than one person (height from the perspective line) is kept whole; a larger
         one is explained by person rectangles (``_split_templates``). Without the line, side-by-side
@@ -190,16 +210,18 @@ class ClassicalBackend(SegmentationBackend):
         if not len(rows):
             return
         if perspective is None:
-            yield from ((part, 0, dx) for part, dx in self._split_columns(blob, float(rows[-1] + 1 - rows[0])))
+            for part, dx in self._split_columns(blob, float(rows[-1] + 1 - rows[0])):
+                yield part, dx, part is blob
             return
         bottom = int(rows[-1]) + 1
         cols = np.flatnonzero(blob.any(axis=0))
         person_h = perspective.height(top + bottom)
         if person_h < self.config.min_height or (
                 bottom - rows[0] <= 1.3 * person_h and cols[-1] + 1 - cols[0] <= 1.5 * self.config.person_aspect * person_h):
-            yield blob, 0, 0  # one person: keep the exact mask
+            yield blob, 0, True  # one person: keep the exact mask
             return
-        yield from ((part, 0, 0) for part in self._split_templates(blob, top, perspective))
+        for part in self._split_templates(blob, top, perspective):
+            yield part, 0, part is blob
 
     def _split_templates(self, blob: np.ndarray, top: int, perspective: "Perspective") -> list[np.ndarray]:
         """Explain a blob by standing-person rectangles, greedily: every candidate foot point gets a
@@ -277,17 +299,26 @@ class Perspective:
         return self.slope * foot_row + self.intercept
 
     @classmethod
-    def fit(cls, boxes: np.ndarray) -> "Perspective | None":
-        """Least squares on the blobs shaped like one standing person (height 2 to 4.5 times the
-        width): side-by-side groups are wider, people stacked in the image are taller and thinner."""
+    def fit(cls, boxes: np.ndarray, tolerance: float = 0.15) -> "Perspective | None":
+        """Least squares on the blobs shaped like one standing person (height 2.8 to 5.5 times the
+        width; side-by-side groups are wider, a lower body alone is squatter), trimmed until every
+        kept blob is within ``tolerance`` of the line: half-seen people (a coat the colour of the
+        ground, someone behind a pillar) would pull it down."""
         aspect = boxes[:, 3] / np.maximum(boxes[:, 2], 1.0)
-        single = boxes[(aspect >= 2.0) & (aspect <= 4.5)]
+        single = boxes[(aspect >= 2.8) & (aspect <= 5.5)]
         if len(single) < 10:
             return None
-        foot = single[:, 1] + single[:, 3]
+        foot, height = single[:, 1] + single[:, 3], single[:, 3]
         if np.ptp(foot) < 0.1 * foot.max():
             return None  # everyone stands at the same distance: no line to fit
-        slope, intercept = np.polyfit(foot, single[:, 3], 1)
+        keep = np.ones(len(single), bool)
+        for _ in range(8):
+            slope, intercept = np.polyfit(foot[keep], height[keep], 1)
+            expected = slope * foot + intercept
+            inliers = np.abs(height - expected) <= tolerance * np.abs(expected)
+            if inliers.sum() < 10 or (inliers == keep).all():
+                break
+            keep = inliers
         return cls(float(slope), float(intercept)) if slope > 0 else None
 
 
