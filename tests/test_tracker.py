@@ -46,6 +46,26 @@ def test_tracker_keeps_two_crossing_objects_apart():
     assert (ids[:, 0] == ids[0, 0]).all() and (ids[:, 1] == ids[0, 1]).all() and ids[0, 0] != ids[0, 1]
 
 
+def test_appearance_keeps_ids_where_motion_alone_swaps_them():
+    """Two people meet, pause side by side and walk back: the Kalman velocity carries each box onto
+    the other's path; their colours keep them apart."""
+    xs = [(0, 30), (4, 26), (8, 22), (12, 18), (14, 16), (14, 16), (14, 16), (12, 18), (8, 22), (4, 26), (0, 30)]
+    colours = np.eye(3)[[0, 2]]
+
+    def ids(features: bool) -> np.ndarray:
+        tracker, owner = IoUTracker(), {}
+        for t, (a, b) in enumerate(xs):
+            order = [0, 1] if t % 2 else [1, 0]  # detections arrive in either order
+            keys = [2 * t + i for i in order]
+            boxes = np.array([[a, 0, 10, 30], [b, 0, 10, 30]], float)[order]
+            owner.update(tracker.step(boxes, keys, colours[order] if features else None).owners(keys))
+        return np.array([owner[k] for k in range(2 * len(xs))]).reshape(-1, 2)
+
+    assert (ids(False)[-1] != ids(False)[0]).all()  # the case is hard for IoU + motion
+    track = ids(True)
+    assert (track == track[0]).all() and track[0, 0] != track[0, 1]
+
+
 def test_iou_matrix():
     a = np.array([[0, 0, 10, 10]], float)
     b = np.array([[5, 0, 10, 10], [20, 20, 5, 5]], float)

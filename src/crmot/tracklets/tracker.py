@@ -29,6 +29,8 @@ class TrackerConfig:
     min_hits: int = 3  # detections before a track is reported (births need evidence)
     max_age: int = 8  # frames a track survives without detection (bridges short occlusions)
     buffer: float = 0.4  # boxes grow by this share of their size on every side before IoU (thin, fast objects)
+    appearance_weight: float = 2.0  # IoU given up per unit of appearance distance, where features are given
+    appearance_memory: float = 0.7  # share of a track's appearance kept at each update
 
 
 @dataclass
@@ -58,18 +60,27 @@ class IoUTracker:
         self.hits = np.zeros(0, np.int64)
         self.misses = np.zeros(0, np.int64)
         self.pending: list[list[int]] = []  # per track: detection keys seen before confirmation
+        self.features: np.ndarray | None = None  # (tracks, D) running appearance, when steps give features
         self.next_id = 1
 
-    def step(self, boxes: np.ndarray, keys: list[int]) -> Assignment:
-        """Advance one frame with its detections (``keys`` identify them for late reporting)."""
+    def step(self, boxes: np.ndarray, keys: list[int], features: np.ndarray | None = None) -> Assignment:
+        """Advance one frame with its detections (``keys`` identify them for late reporting).
+
+        ``features`` (detections, D), optional: appearance vectors; with them a match trades IoU for
+        appearance (``appearance_weight``), so two people crossing keep their ids."""
         cfg = self.config
         predicted = self.kalman.predict() if len(self.kalman) else np.zeros((0, 4))
         matched_det, matched_trk = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if len(predicted) and len(boxes):
             iou = iou_matrix(_grow(boxes, cfg.buffer), _grow(predicted, cfg.buffer))
-            rows, cols = linear_sum_assignment(-iou)
-            good = iou[rows, cols] >= cfg.iou_threshold
+            score, allowed = iou, iou >= cfg.iou_threshold
+            if features is not None and self.features is not None:
+                score = iou - cfg.appearance_weight * np.linalg.norm(features[:, None] - self.features[None], axis=-1)
+            rows, cols = linear_sum_assignment(np.where(allowed, -score, 1e6))
+            good = allowed[rows, cols]
             matched_det, matched_trk = rows[good], cols[good]
+        if features is not None:
+            self._remember(features, matched_det, matched_trk, len(boxes))
         self.kalman.update(matched_trk, boxes[matched_det])
         self.hits[matched_trk] += 1
         self.misses += 1
@@ -97,10 +108,22 @@ class IoUTracker:
                 for k in range(len(new)):
                     self.pending[-len(new) + k] = []
         alive = self.misses <= cfg.max_age
+        if self.features is not None:
+            self.features = self.features[alive]
         self.kalman.keep(alive)
         self.ids, self.hits, self.misses = self.ids[alive], self.hits[alive], self.misses[alive]
         self.pending = [p for p, a in zip(self.pending, alive.tolist()) if a]
         return Assignment(track_ids, confirmed_now)
+
+    def _remember(self, features: np.ndarray, matched_det: np.ndarray, matched_trk: np.ndarray, count: int) -> None:
+        """Blend matched detections into their tracks' appearance; new tracks start from theirs.
+        Runs before the new tracks are appended, so their rows follow in the same order."""
+        if self.features is None:
+            self.features = np.zeros((len(self.ids), features.shape[1]))
+        keep = self.config.appearance_memory
+        self.features[matched_trk] = keep * self.features[matched_trk] + (1 - keep) * features[matched_det]
+        new = np.setdiff1d(np.arange(count), matched_det)
+        self.features = np.concatenate([self.features, features[new]])
 
 
 def _grow(boxes: np.ndarray, share: float) -> np.ndarray:

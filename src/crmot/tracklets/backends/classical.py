@@ -29,6 +29,16 @@ _VERTICAL = np.zeros((1, 7, 1), bool)
 _VERTICAL[0, :, 0] = True  # bridges a head, coat and legs that differ little from the ground
 
 
+@dataclass(frozen=True)
+class Detection:
+    """One person-shaped blob in one frame."""
+
+    box: np.ndarray  # xywh
+    score: float  # share of the box the mask fills
+    mask: dict  # COCO RLE
+    colours: np.ndarray  # (6,) mean RGB / 255 of the upper and the lower half of the mask: the tracker's appearance
+
+
 @dataclass
 class ClassicalConfig:
     background_frames: int = 48  # frames sampled evenly over the video for the median background
@@ -67,15 +77,15 @@ class ClassicalBackend(SegmentationBackend):
             raise ValueError(f"the classical backend finds moving people only; cannot prompt {unsupported}")
         background, perspective = self.calibrate(video)
         tracker = IoUTracker(self.config.tracker)
-        detections: dict[int, tuple[int, np.ndarray, float, dict]] = {}  # key -> frame, box, score, mask
+        detections: list[tuple[int, Detection]] = []  # key (= index) -> frame, detection
         owner: dict[int, int] = {}  # key -> track id
         for first, frames in video.windows(self.config.window):
-            for offset, blobs in enumerate(self.detect(frames, background, perspective)):
-                keys = list(range(len(detections), len(detections) + len(blobs)))
-                for key, blob in zip(keys, blobs):
-                    detections[key] = (first + offset, *blob)
-                boxes = np.array([b[0] for b in blobs], dtype=np.float64).reshape(-1, 4)
-                owner.update(tracker.step(boxes, keys).owners(keys))
+            for offset, found in enumerate(self.detect(frames, background, perspective)):
+                keys = list(range(len(detections), len(detections) + len(found)))
+                detections.extend((first + offset, d) for d in found)
+                boxes = np.array([d.box for d in found], dtype=np.float64).reshape(-1, 4)
+                colours = np.array([d.colours for d in found], dtype=np.float64).reshape(-1, 6)
+                owner.update(tracker.step(boxes, keys, colours).owners(keys))
         return _tracklets(detections, owner)
 
     def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray],
@@ -129,8 +139,8 @@ class ClassicalBackend(SegmentationBackend):
         return background, Perspective.fit(boxes[inside])  # people cut by the border would bias the line
 
     def detect(self, frames: np.ndarray, background: np.ndarray,
-               perspective: "Perspective | None" = None) -> list[list[tuple[np.ndarray, float, dict]]]:
-        """Per frame of the window: (box xywh, score, mask RLE) of every person-shaped blob."""
+               perspective: "Perspective | None" = None) -> list[list[Detection]]:
+        """Per frame of the window: every person-shaped blob."""
         cfg = self.config
         out: list[list] = [[] for _ in range(len(frames))]
         height, width = frames.shape[1:3]
@@ -154,7 +164,10 @@ class ClassicalBackend(SegmentationBackend):
                     if whole and bottom - top < cfg.complete_below * expected:
                         mask |= self._upper_body(mask, top, bottom, expected)
                 box = np.array(_box(mask, 0, 0), dtype=np.float64)
-                out[t].append((box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask)))
+                middle = (top + bottom) // 2
+                halves = [frames[t, rows[rows < middle], cols[rows < middle]], frames[t, rows[rows >= middle], cols[rows >= middle]]]
+                colours = np.concatenate([h.mean(axis=0) if len(h) else np.full(3, 127.5) for h in halves]) / 255.0
+                out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask), colours))
         return out
 
     def _foreground(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0) -> np.ndarray:
@@ -329,10 +342,10 @@ def _box(mask: np.ndarray, top: int, left: int) -> list[float] | None:
     return [left + cols.min(), top + rows.min(), cols.max() - cols.min() + 1, rows.max() - rows.min() + 1]
 
 
-def _tracklets(detections: dict, owner: dict[int, int]) -> Tracklets:
+def _tracklets(detections: list[tuple[int, Detection]], owner: dict[int, int]) -> Tracklets:
     """Rows of confirmed tracks only, ids renumbered 1..N by first appearance."""
     keys = sorted(owner, key=lambda k: (detections[k][0], k))
     rank: dict[int, int] = {}
     for k in keys:
         rank.setdefault(owner[k], len(rank) + 1)
-    return Tracklets.from_rows([(detections[k][0], rank[owner[k]], detections[k][2], detections[k][3]) for k in keys])
+    return Tracklets.from_rows([(detections[k][0], rank[owner[k]], detections[k][1].score, detections[k][1].mask) for k in keys])

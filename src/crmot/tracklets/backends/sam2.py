@@ -67,7 +67,7 @@ class SAM2Backend(SegmentationBackend):
                 for obj_id, mask in carried.items():
                     self.predictor.add_new_mask(state, frame_idx=0, obj_id=obj_id, mask=torch.from_numpy(mask))
                 detections = self.detector.detect(video.read(first)[None], background, perspective)[0]
-                for box in self._new_objects([d[0] for d in detections], carried):
+                for box in self._new_objects([d.box for d in detections], carried):
                     x, y, w, h = box
                     self.predictor.add_new_points_or_box(state, frame_idx=0, obj_id=next_id,
                                                          box=np.array([x, y, x + w, y + h], np.float32))
