@@ -48,7 +48,7 @@ class ClassicalConfig:
     min_area: int = 30  # pixels of a blob worth tracking
     min_height: int = 10  # pixels
     min_aspect: float = 1.15  # height / width of a person-shaped blob (dogs and lone bicycles are wider)
-    person_aspect: float = 0.45  # width / height of one standing person, to split merged blobs
+    person_aspect: float = 0.3  # width / height of one standing person (a bag on the side reaches 0.34): wider blobs are tried as groups
     min_relative_height: float = 0.4  # of a standing person at that image row (wheels, bags, dogs are lower)
     complete_below: float = 0.85  # a lone blob shorter than this share of a person there gets its upper body
     core: float = 0.55  # a person's width is measured on the top part of a blob (dogs, wheels are lower)
@@ -230,7 +230,7 @@ class ClassicalBackend(SegmentationBackend):
         cols = np.flatnonzero(blob.any(axis=0))
         person_h = perspective.height(top + bottom)
         if person_h < self.config.min_height or (
-                bottom - rows[0] <= 1.3 * person_h and cols[-1] + 1 - cols[0] <= 1.5 * self.config.person_aspect * person_h):
+                bottom - rows[0] <= 1.3 * person_h and cols[-1] + 1 - cols[0] <= self.config.person_aspect * person_h):
             yield blob, 0, True  # one person: keep the exact mask
             return
         for part in self._split_templates(blob, top, perspective):
@@ -266,8 +266,8 @@ class ClassicalBackend(SegmentationBackend):
                 break
             chosen.append((int(foot), int(centre)))
             explained[y0[foot, 0]:y1[foot, 0], x0[foot, centre]:x1[foot, centre]] |= True
-        if not chosen:
-            return [blob]
+        if len(chosen) <= 1:
+            return [blob]  # one person after all (a bag, an arm): keep the exact mask
         owner = np.zeros(blob.shape, np.int64)  # 1-based index into chosen, 0 = nobody
         reach = np.full(blob.shape, np.inf)
         for index, (foot, centre) in sorted(enumerate(chosen, start=1), key=lambda item: item[1][0]):
