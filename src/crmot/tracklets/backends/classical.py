@@ -20,13 +20,14 @@ from scipy import ndimage
 from crmot.constants import CATEGORY
 from crmot.data import masks as rle
 from crmot.tracklets.backends import RegionRow, SegmentationBackend
-from crmot.tracklets.tracker import IoUTracker, TrackerConfig
+from crmot.tracklets.tracker import IoUTracker, TrackerConfig, iou_matrix
 from crmot.tracklets.types import Tracklets, VideoSource
 
 _IN_FRAME = np.zeros((3, 3, 3), bool)
 _IN_FRAME[1] = True  # morphology and labelling stay inside one frame of a window
 _VERTICAL = np.zeros((1, 7, 1), bool)
 _VERTICAL[0, :, 0] = True  # bridges a head, coat and legs that differ little from the ground
+REGION_IOU = 0.3  # least IoU between a re-prompted region and the detection that answers it
 
 
 @dataclass(frozen=True)
@@ -89,30 +90,19 @@ class ClassicalBackend(SegmentationBackend):
         return _tracklets(detections, owner)
 
     def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray],
-                        relax: float = 0.6) -> list[RegionRow]:
-        """Detection again inside each candidate box with the foreground threshold lowered by
-        ``relax``: the component holding most of the box's foreground, cut to the (slightly grown) box."""
-        background, _ = self._calibrated(video)
+                        relax: float = 0.8) -> list[RegionRow]:
+        """Detection again in each frame with the foreground threshold lowered by ``relax``, and no
+        tracker (whose birth rule drops short sightings): the person that best overlaps the candidate box."""
+        background, perspective = self._calibrated(video)
         rows = []
         for frame, box in sorted(regions.items()):
-            x, y, w, h = box
-            x0, y0 = max(int(x - 0.15 * w), 0), max(int(y - 0.1 * h), 0)
-            x1, y1 = min(int(np.ceil(x + 1.15 * w)), video.width), min(int(np.ceil(y + 1.1 * h)), video.height)
-            if x1 - x0 < 2 or y1 - y0 < 2:
+            found = self.detect(video.read(frame)[None], background, perspective, relax)[0]
+            if not found:
                 continue
-            patch = video.read(frame)[None, y0:y1, x0:x1]
-            foreground = ndimage.binary_opening(self._foreground(patch, background[y0:y1, x0:x1], relax)[0])
-            foreground = ndimage.binary_fill_holes(ndimage.binary_closing(foreground, structure=_VERTICAL[0]))
-            labels, count = ndimage.label(foreground)
-            if not count:
-                continue
-            sizes = ndimage.sum(foreground, labels, index=np.arange(1, count + 1))
-            part = labels == (int(np.argmax(sizes)) + 1)
-            if part.sum() < self.config.min_area:
-                continue
-            mask = np.zeros((video.height, video.width), bool)
-            mask[y0:y1, x0:x1] = part
-            rows.append((frame, float(part.sum()) / float(max(w * h, 1.0)), rle.encode(mask)))
+            overlap = iou_matrix(np.asarray(box, np.float64)[None], np.stack([d.box for d in found]))[0]
+            best = int(np.argmax(overlap))
+            if overlap[best] >= REGION_IOU:
+                rows.append((frame, found[best].score, found[best].mask))
         return rows
 
     def _calibrated(self, video: VideoSource):
@@ -138,13 +128,13 @@ class ClassicalBackend(SegmentationBackend):
         inside = (boxes[:, 0] > 0) & (boxes[:, 1] > 0) & (boxes[:, 0] + boxes[:, 2] < width) & (boxes[:, 1] + boxes[:, 3] < height)
         return background, Perspective.fit(boxes[inside])  # people cut by the border would bias the line
 
-    def detect(self, frames: np.ndarray, background: np.ndarray,
-               perspective: "Perspective | None" = None) -> list[list[Detection]]:
-        """Per frame of the window: every person-shaped blob."""
+    def detect(self, frames: np.ndarray, background: np.ndarray, perspective: "Perspective | None" = None,
+               relax: float = 1.0) -> list[list[Detection]]:
+        """Per frame of the window: every person-shaped blob (foreground threshold times ``relax``)."""
         cfg = self.config
         out: list[list] = [[] for _ in range(len(frames))]
         height, width = frames.shape[1:3]
-        for t, y0, x0, blob in self._blobs(frames, background):
+        for t, y0, x0, blob in self._blobs(frames, background, relax):
             cut_by_border = y0 == 0 or y0 + blob.shape[0] >= height
             local = None if cut_by_border else perspective
             for part, dx, whole in self._split(self._core(blob), y0, local):
@@ -179,9 +169,9 @@ class ClassicalBackend(SegmentationBackend):
         nearby = ndimage.maximum_filter(distance, size=(1, cfg.edge_reach, cfg.edge_reach))
         return (distance > relax * cfg.threshold) & (distance >= relax * cfg.edge * nearby)
 
-    def _blobs(self, frames: np.ndarray, background: np.ndarray):
+    def _blobs(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0):
         """(frame index, top, left, blob mask) of every foreground component of a window."""
-        foreground = ndimage.binary_opening(self._foreground(frames, background), structure=_IN_FRAME)
+        foreground = ndimage.binary_opening(self._foreground(frames, background, relax), structure=_IN_FRAME)
         foreground = ndimage.binary_closing(foreground, structure=_VERTICAL)
         foreground = ndimage.binary_closing(foreground, structure=_IN_FRAME)
         foreground = ndimage.binary_fill_holes(foreground, structure=_IN_FRAME)
