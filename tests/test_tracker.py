@@ -95,6 +95,47 @@ def test_classical_backend_on_the_tiny_world(tiny_root):
     assert mean["recall"] > 50 and mean["precision"] > 60 and mean["mask_iou"] > 50
 
 
+LINE = Perspective(slope=0.2, intercept=10.0)  # a person standing at foot row y is 0.2 y + 10 pixels tall
+
+
+def _stand(canvas: np.ndarray, foot: int, centre: int, value=True) -> tuple[int, int, int, int]:
+    """Paint a person (0.27 as wide as tall) standing at ``foot``; returns their box x, y, w, h."""
+    height = int(round(LINE.height(foot)))
+    half = int(round(0.27 * height)) // 2
+    canvas[foot - height:foot, centre - half:centre + half + 1] = value
+    return centre - half, foot - height, 2 * half + 1, height
+
+
+def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.nonzero(mask)
+    return int(cols.min()), int(rows.min()), int(np.ptp(cols)) + 1, int(np.ptp(rows)) + 1
+
+
+def test_a_merged_group_is_split_into_its_people_with_their_visible_boxes():
+    blob = np.zeros((120, 80), bool)
+    near_left = _stand(blob, 100, 30)
+    behind = _stand(blob, 90, 38)  # further away, between and partly behind the two others
+    near_right = _stand(blob, 100, 50)
+    parts = sorted(ClassicalBackend()._split_templates(blob, 0, LINE), key=lambda part: _box(part)[0])
+    assert [_box(part) for part in parts] == [near_left, behind, near_right]  # the head of the one behind shows
+    overlap = (80, near_left[0] + near_left[2] - 1)  # a pixel both the near person and the one behind cover
+    assert parts[0][overlap] and not parts[1][overlap]  # the nearer person owns it
+
+
+def test_a_person_whose_coat_matches_the_ground_gets_their_upper_body():
+    background = np.full((120, 80, 3), 120, np.int16)
+    frame = background.astype(np.uint8).copy()
+    person = np.zeros((120, 80), bool)
+    x, y, w, h = _stand(person, 100, 40)
+    legs = person.copy()
+    legs[: 100 - h // 2] = False  # only the lower half differs from the ground
+    frame[legs] = (200, 30, 30)
+    backend = ClassicalBackend()
+    (found,) = backend.detect(frame[None], background, LINE)[0]
+    fx, fy, fw, fh = found.box
+    assert abs(fy - y) <= 1 and fy + fh == y + h and abs(fx + fw / 2 - (x + w / 2)) <= 1
+
+
 def _quality(root, splits=("train", "test")) -> dict[str, dict]:
     backend, items = ClassicalBackend(), {}
     for split in splits:
