@@ -174,12 +174,11 @@ class ClassicalBackend(SegmentationBackend):
         foreground = ndimage.binary_opening(self._foreground(frames, background, relax), structure=_IN_FRAME)
         foreground = ndimage.binary_closing(foreground, structure=_VERTICAL)
         foreground = ndimage.binary_closing(foreground, structure=_IN_FRAME)
-        foreground = ndimage.binary_fill_holes(foreground, structure=_IN_FRAME)
         labels, _ = ndimage.label(foreground, structure=_IN_FRAME)
         for label, found in enumerate(ndimage.find_objects(labels), start=1):
-            if found is not None:
+            if found is not None:  # holes filled blob by blob: small crops, not whole windows
                 t, ys, xs = found
-                yield t.start, ys.start, xs.start, labels[t.start, ys, xs] == label
+                yield t.start, ys.start, xs.start, ndimage.binary_fill_holes(labels[t.start, ys, xs] == label)
 
     def _upper_body(self, mask: np.ndarray, top: int, bottom: int, expected: float) -> np.ndarray:
         """The rectangle a standing person fills above ``top``, over the centre of ``mask``'s columns.
