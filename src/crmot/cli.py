@@ -6,7 +6,6 @@ Stage launchers (Lightning CLI) live in ``stages/``; this command holds the tool
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -16,12 +15,13 @@ from rich.logging import RichHandler
 from crmot.data.crtrack import CRTrackFormatError
 from crmot.io import atomic_write_json
 from crmot.metrics.protocol import PROTOCOLS
+from crmot.stages.launch import configure_logging
 
 console = Console()
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
+    configure_logging(RichHandler(console=console, show_path=False))
     parser = _parser()
     args = parser.parse_args(argv)
     try:

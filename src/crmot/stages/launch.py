@@ -5,16 +5,36 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from collections.abc import Callable
 
 from crmot.data.crtrack import CRTrackFormatError
+
+#: Warnings that say nothing to a crmot user: the frozen SAM2 is kept in eval mode on purpose, the
+#: demo drives the CLIs from Python, and Lightning's own use of a deprecated torch API.
+KNOWN_WARNINGS = (r"Found \d+ module\(s\) in eval mode", r"LightningCLI's args parameter", r".*LeafSpec.* is deprecated")
 
 #: What a user can cause and fix: a malformed root, a missing file or checkpoint, a wrong setting.
 INPUT_ERRORS: tuple[type[Exception], ...] = (CRTrackFormatError, FileNotFoundError, ValueError)
 
 
+def configure_logging(*handlers: logging.Handler) -> None:
+    """INFO to the root handlers, once per message: Lightning installs its own handler when it is
+    imported before logging is set up, which printed every line twice, and its advertising tips go."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=list(handlers) or None)
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        lightning = logging.getLogger(name)
+        for handler in list(lightning.handlers):
+            lightning.removeHandler(handler)
+        lightning.propagate = True
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: not str(record.msg).startswith("💡 Tip"))
+    for message in KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
+
+
 def run_stage(cli: Callable[[], object], errors: tuple[type[Exception], ...] = INPUT_ERRORS) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    configure_logging()
     try:
         cli()
     except errors as err:
