@@ -245,7 +245,8 @@ def reprompt(tracklets: list[Tracklet], labels: np.ndarray, prototypes: np.ndarr
                 if len(span) < config.min_span:
                     continue
                 rows = segmenter.segment_regions(ctx.video(view), {f: regions[f] for f in span})
-                found = _tracklet_from_rows(view, next_tid[view] + 1, rows, regions)
+                others = {f: by_view_frame.get((view, f), []) for f in span}
+                found = _tracklet_from_rows(view, next_tid[view] + 1, rows, regions, others, label)
                 if found is not None and len(found) >= config.min_span:
                     next_tid[view] += 1
                     proposals.append((found, label))
@@ -312,14 +313,17 @@ def _spans(frames: list[int], max_gap: int = 2) -> list[list[int]]:
     return spans
 
 
-def _tracklet_from_rows(view: int, tid: int, rows, regions: dict[int, np.ndarray]) -> Tracklet | None:
-    """Re-prompted rows whose mask box agrees with the projected region (else it found something else)."""
+def _tracklet_from_rows(view: int, tid: int, rows, regions: dict[int, np.ndarray],
+                       others: dict[int, list[tuple[int, np.ndarray]]], label: int) -> Tracklet | None:
+    """Re-prompted rows whose mask box agrees with the projected region (else it found something
+    else) and is not a box another identity already holds in that frame (a projection that is off
+    lands on a neighbour, whom the segmenter then finds again)."""
     if not rows:
         return None
     found = Tracklets.from_rows([(f, tid, s, m) for f, s, m in rows])
     boxes = found.tracks.boxes
     keep = [i for i, f in enumerate(found.tracks.frames.tolist())
-            if iou_matrix(boxes[i][None], regions[f][None])[0, 0] >= 0.3]
+            if iou_matrix(boxes[i][None], regions[f][None])[0, 0] >= 0.3 and not _covered(boxes[i], others[f], label)]
     if not keep:
         return None
     t = split_view(view, found)[0]
