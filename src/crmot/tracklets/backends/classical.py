@@ -153,10 +153,8 @@ class ClassicalBackend(SegmentationBackend):
                     if whole and bottom - top < cfg.complete_below * expected:
                         mask |= self._upper_body(mask, top, bottom, expected)
                 box = np.array(_box(mask, 0, 0), dtype=np.float64)
-                middle = (top + bottom) // 2
-                halves = [frames[t, rows[rows < middle], cols[rows < middle]], frames[t, rows[rows >= middle], cols[rows >= middle]]]
-                colours = np.concatenate([h.mean(axis=0) if len(h) else np.full(3, 127.5) for h in halves]) / 255.0
-                out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask), colours))
+                out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask),
+                                        _half_colours(frames[t], rows, cols, (top + bottom) // 2)))
         return out
 
     def _foreground(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0) -> np.ndarray:
@@ -321,6 +319,13 @@ class Perspective:
                 break
             keep = inliers
         return cls(float(slope), float(intercept)) if slope > 0 else None
+
+
+def _half_colours(frame: np.ndarray, rows: np.ndarray, cols: np.ndarray, middle: int) -> np.ndarray:
+    """Mean RGB / 255 of the pixels above and below ``middle``: coat and trousers, roughly."""
+    upper = rows < middle
+    halves = (frame[rows[upper], cols[upper]], frame[rows[~upper], cols[~upper]])
+    return np.concatenate([h.mean(axis=0) if len(h) else np.full(3, 127.5) for h in halves]) / 255.0
 
 
 def _box(mask: np.ndarray, top: int, left: int) -> list[float] | None:
