@@ -83,6 +83,18 @@ def test_perspective_line_is_fitted_on_single_person_shaped_blobs():
     assert line.slope == pytest.approx(0.3) and line.intercept == pytest.approx(5)
 
 
+def test_perspective_line_ignores_half_seen_people():
+    """Lower bodies (a coat the colour of the ground) are person-shaped too, but shorter: trimmed away."""
+    rng = np.random.default_rng(1)
+    foot = rng.uniform(50, 180, 60)
+    height = 0.3 * foot + 5
+    singles = np.stack([np.zeros(60), foot - height, height / 3.6, height], 1)
+    halves = singles[:25] * [1, 1, 0.57, 0.55]  # half as tall, a bit narrower: the same aspect
+    halves[:, 1] = foot[:25] - halves[:, 3]
+    line = Perspective.fit(np.concatenate([singles, halves]))
+    assert line.slope == pytest.approx(0.3, rel=0.02) and line.intercept == pytest.approx(5, abs=0.5)
+
+
 def test_classical_backend_on_the_tiny_world(tiny_root):
     """Rows and masks agree, and a regression floor on a world with other people and cameras."""
     backend = ClassicalBackend()
