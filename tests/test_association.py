@@ -16,7 +16,7 @@ from crmot.association.describe import AttributeDescriber, Description
 from crmot.association.geometry import apply_homography, fit_homography
 from crmot.association.labels import pseudo_expressions
 from crmot.association.matcher import ExpressionMatcher
-from crmot.association.pipeline import AssociationConfig, associate_scene
+from crmot.association.pipeline import AssociationConfig, _tracklet_from_rows, associate_scene
 from crmot.constants import COLOURS
 from crmot.data import masks as rle
 from crmot.data.crtrack import CRTrackFormatError, load_split
@@ -185,6 +185,23 @@ def test_describer_names_clothes_of_a_painted_person():
 
 
 # --------------------------------------------------------------------------- geometry and embedders
+def test_a_recovered_box_another_identity_holds_is_dropped():
+    """Re-prompting found a neighbour (identity 2 already owns that box in frames 1-3), then the
+    person asked for (frames 4-6): only the frames where it found someone new survive."""
+    def row(frame: int, x: int) -> tuple[int, float, dict]:
+        mask = np.zeros((60, 80), bool)
+        mask[10:40, x:x + 10] = True
+        return frame, 1.0, rle.encode(mask)
+
+    rows = [row(f, 20) for f in (1, 2, 3)] + [row(f, 24) for f in (4, 5, 6)]
+    regions = {f: np.array([22.0, 10.0, 10.0, 30.0]) for f in range(1, 7)}
+    neighbour = [(2, np.array([20.0, 10.0, 10.0, 30.0]))]
+    others = {f: neighbour if f <= 3 else [] for f in range(1, 7)}
+    found = _tracklet_from_rows(1, 9, rows, regions, others, label=1)
+    assert found.frames.tolist() == [4, 5, 6]
+    assert _tracklet_from_rows(1, 9, rows, regions, {f: [] for f in range(1, 7)}, label=1).frames.tolist() == [1, 2, 3, 4, 5, 6]
+
+
 def test_homography_fit_recovers_a_known_mapping_despite_outliers():
     rng = np.random.default_rng(0)
     H = np.array([[1.1, 0.05, 12.0], [-0.02, 0.9, 30.0], [1e-4, 2e-4, 1.0]])
