@@ -63,8 +63,9 @@ class ClassicalConfig:
 class ClassicalBackend(SegmentationBackend):
     name = "classical"
 
-    def __init__(self, background_frames: int = 48, threshold: float = 10.0, min_area: int = 30,
-                 window: int = 32, tracker: TrackerConfig | None = None) -> None:
+    def __init__(self, background_frames: int = ClassicalConfig.background_frames,
+                 threshold: float = ClassicalConfig.threshold, min_area: int = ClassicalConfig.min_area,
+                 window: int = ClassicalConfig.window, tracker: TrackerConfig | None = None) -> None:
         self.config = ClassicalConfig(background_frames=background_frames, threshold=threshold, min_area=min_area,
                                       window=window, tracker=tracker or TrackerConfig())
 
@@ -144,17 +145,19 @@ class ClassicalBackend(SegmentationBackend):
                 top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
                 if bottom - top < cfg.min_height or bottom - top < cfg.min_aspect * (right - left):
                     continue
+                expected = local.height(bottom) if local else None
+                if expected is not None and bottom - top < cfg.min_relative_height * expected:
+                    continue
                 mask = np.zeros((height, width), bool)
                 mask[rows, cols] = True
-                if local:
-                    expected = local.height(bottom)
-                    if bottom - top < cfg.min_relative_height * expected:
-                        continue
-                    if whole and bottom - top < cfg.complete_below * expected:
-                        mask |= self._upper_body(mask, top, bottom, expected)
-                box = np.array(_box(mask, 0, 0), dtype=np.float64)
-                out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask),
-                                        _half_colours(frames[t], rows, cols, (top + bottom) // 2)))
+                colours = _half_colours(frames[t], rows, cols, (top + bottom) // 2)  # of the pixels seen
+                if expected is not None and whole and bottom - top < cfg.complete_below * expected:
+                    upper, x0_upper, x1_upper = self._upper_body(left, right, bottom, expected, width)
+                    if upper < top and x1_upper > x0_upper:
+                        mask[upper:top, x0_upper:x1_upper] = True
+                        top, left, right = upper, min(left, x0_upper), max(right, x1_upper)
+                box = np.array([left, top, right - left, bottom - top], dtype=np.float64)
+                out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask), colours))
         return out
 
     def _foreground(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0) -> np.ndarray:
@@ -177,20 +180,18 @@ class ClassicalBackend(SegmentationBackend):
                 t, ys, xs = found
                 yield t.start, ys.start, xs.start, ndimage.binary_fill_holes(labels[t.start, ys, xs] == label)
 
-    def _upper_body(self, mask: np.ndarray, top: int, bottom: int, expected: float) -> np.ndarray:
-        """The rectangle a standing person fills above ``top``, over the centre of ``mask``'s columns.
+    def _upper_body(self, left: int, right: int, bottom: int, expected: float, width: int) -> tuple[int, int, int]:
+        """Top row and column span of the rectangle a standing person fills above a blob that spans
+        columns ``left:right`` and stands at ``bottom``.
 
         A lone blob standing on the ground but much shorter than a person there is a person whose
         upper body has the colours of the ground behind it: in a static scene nothing hides the top
         of a standing person and leaves their feet in view. The rectangle has their size from the
         perspective line, so the box and the colours stage 2 reads from the mask cover the whole person.
         """
-        cols = np.flatnonzero(mask[top:bottom].any(axis=0))
-        centre, half = (cols[0] + cols[-1] + 1) / 2, max(self.config.template_width * expected / 2, 1.0)
-        upper = np.zeros_like(mask)
-        x0, x1 = max(int(round(centre - half)), 0), min(int(round(centre + half)), mask.shape[1])
-        upper[max(int(round(bottom - expected)), 0):top, x0:x1] = True
-        return upper
+        centre, half = (left + right) / 2, max(self.config.template_width * expected / 2, 1.0)
+        x0, x1 = max(int(round(centre - half)), 0), min(int(round(centre + half)), width)
+        return max(int(round(bottom - expected)), 0), x0, x1
 
     def _core(self, blob: np.ndarray) -> np.ndarray:
         """Keep the columns that reach the top part of the blob: a dog beside its owner or the wheels
