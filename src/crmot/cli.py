@@ -12,10 +12,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.logging import RichHandler
 
-from crmot.data.crtrack import CRTrackFormatError
 from crmot.io import atomic_write_json
 from crmot.metrics.protocol import PROTOCOLS
-from crmot.stages.launch import configure_logging
+from crmot.stages.launch import INPUT_ERRORS, configure_logging
 
 console = Console()
 
@@ -26,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (CRTrackFormatError, FileNotFoundError, ValueError) as err:
+    except INPUT_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)  # plain and unwrapped: paths stay copyable
         return 2
 

@@ -47,7 +47,7 @@ class Answer:
 
 def track_view(candidates: dict[str, np.ndarray], config: FusionConfig) -> list[np.ndarray]:
     """Row indices of each confirmed tracklet of one view's candidates."""
-    tracker = IoUTracker(TrackerConfig(config.track_iou, config.min_hits, config.max_age))
+    tracker = IoUTracker(TrackerConfig(iou_threshold=config.track_iou, min_hits=config.min_hits, max_age=config.max_age))
     frames = candidates["frames"]
     track = np.zeros(len(frames), np.int64)
     for frame in np.unique(frames):

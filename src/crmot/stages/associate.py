@@ -29,8 +29,8 @@ from crmot.association.labels import scene_quality, summarize, write_scene
 from crmot.association.pipeline import AssociationConfig, SceneAssociation, associate_scene
 from crmot.data.crtrack import CRTrackFormatError, Scene, list_scenes, load_scene
 from crmot.io import atomic_write_json
-from crmot.stages.manifest import MANIFEST, is_done, view_fingerprint, write_manifest
 from crmot.stages.launch import run_stage
+from crmot.stages.manifest import MANIFEST, is_done, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.backends.classical import ClassicalBackend

@@ -28,8 +28,8 @@ from crmot.inference.fusion import Answer, FusionConfig, fuse
 from crmot.io import atomic_write_json
 from crmot.metrics.evaluate import evaluate, print_report
 from crmot.models.viewsam.checkpoint import load_viewsam
-from crmot.stages.manifest import is_done, view_fingerprint, write_manifest
 from crmot.stages.launch import run_stage
+from crmot.stages.manifest import is_done, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,13 @@ def configure_logging(*handlers: logging.Handler) -> None:
             lightning.removeHandler(handler)
         lightning.propagate = True
     for handler in logging.getLogger().handlers:
-        handler.addFilter(lambda record: not str(record.msg).startswith("💡 Tip"))
+        handler.addFilter(_not_a_tip)  # the same function each call: added once per handler
     for message in KNOWN_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
+
+
+def _not_a_tip(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("💡 Tip")
 
 
 def run_stage(cli: Callable[[], object], errors: tuple[type[Exception], ...] = INPUT_ERRORS) -> None:

@@ -27,8 +27,8 @@ from crmot.data import masks as rle
 from crmot.data.crtrack import CRTrackFormatError, list_scenes, load_scene
 from crmot.data.frames import read_frame
 from crmot.io import atomic_write_json
-from crmot.stages.manifest import is_done, view_fingerprint, write_manifest
 from crmot.stages.launch import run_stage
+from crmot.stages.manifest import is_done, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.backends.classical import ClassicalBackend

@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.table import Table
 
 from crmot.models.viewsam import ViewSAM
-from crmot.stages.launch import run_stage
 from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
+from crmot.stages.launch import run_stage
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader
 from crmot.training.losses import LossWeights, clip_loss
 
