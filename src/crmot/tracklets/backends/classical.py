@@ -153,10 +153,8 @@ class ClassicalBackend(SegmentationBackend):
                 mask[rows, cols] = True
                 colours = _half_colours(frames[t], rows, cols, (top + bottom) // 2)  # of the pixels seen
                 if expected is not None and whole and bottom - top < cfg.complete_below * expected:
-                    upper, x0_upper, x1_upper = self._upper_body(left, right, bottom, expected, width)
-                    if upper < top and x1_upper > x0_upper:
-                        mask[upper:top, x0_upper:x1_upper] = True
-                        top, left, right = upper, min(left, x0_upper), max(right, x1_upper)
+                    top, bottom, left, right = self._complete(frames[t], background, mask, (top, bottom, left, right),
+                                                              expected, local)
                 box = np.array([left, top, right - left, bottom - top], dtype=np.float64)
                 out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask), colours))
         return out
@@ -181,6 +179,32 @@ class ClassicalBackend(SegmentationBackend):
                 t, ys, xs = found
                 yield t.start, ys.start, xs.start, ndimage.binary_fill_holes(labels[t.start, ys, xs] == label)
 
+    def _complete(self, frame: np.ndarray, background: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int],
+                  expected: float, perspective: "Perspective") -> tuple[int, int, int, int]:
+        """A lone blob much shorter than a person standing there is part of one whose other part has
+        the colours of the ground: a coat (the upper body is missing) or trousers (the legs are).
+        The missing part is where the frame still differs a little from the background (below the
+        threshold, more than noise; shoes too): the rectangle of the two with the larger mean
+        difference is added to ``mask`` (in place). Returns the completed top, bottom, left, right."""
+        top, bottom, left, right = box
+        height, width = mask.shape
+        upper, x0_up, x1_up = self._upper_body(left, right, bottom, expected, width)
+        _, foot, x0_low, x1_low = self._lower_body(left, right, top, perspective, (height, width))
+
+        def difference(a: int, b: int, x0: int, x1: int) -> float:
+            if b <= a or x1 <= x0:
+                return -np.inf
+            return float(np.abs(frame[a:b, x0:x1].astype(np.int16) - background[a:b, x0:x1]).max(axis=-1).mean())
+
+        if difference(bottom, foot, x0_low, x1_low) > difference(upper, top, x0_up, x1_up):
+            a, b, x0, x1 = top, foot, x0_low, x1_low  # trousers the colour of the ground: legs missing
+        else:
+            a, b, x0, x1 = upper, bottom, x0_up, x1_up  # a coat the colour of the ground
+        if b <= a or x1 <= x0:
+            return box
+        mask[a:b, x0:x1] = True
+        return min(top, a), max(bottom, b), min(left, x0), max(right, x1)
+
     def _upper_body(self, left: int, right: int, bottom: int, expected: float, width: int) -> tuple[int, int, int]:
         """Top row and column span of the rectangle a standing person fills above a blob that spans
         columns ``left:right`` and stands at ``bottom``.
@@ -193,6 +217,18 @@ class ClassicalBackend(SegmentationBackend):
         centre, half = (left + right) / 2, max(self.config.template_width * expected / 2, 1.0)
         x0, x1 = max(int(round(centre - half)), 0), min(int(round(centre + half)), width)
         return max(int(round(bottom - expected)), 0), x0, x1
+
+    def _lower_body(self, left: int, right: int, top: int, perspective: "Perspective", shape: tuple[int, int]
+                    ) -> tuple[int, int, int, int]:
+        """Rows ``top:foot`` and the column span of the rectangle a standing person fills when a blob
+        shows their head at row ``top`` but not their legs (trousers the colour of the ground). The
+        foot row is where the perspective line's height reaches from the head: foot - top =
+        slope * foot + intercept."""
+        foot = (top + perspective.intercept) / max(1.0 - perspective.slope, 1e-6)
+        half = max(self.config.template_width * perspective.height(foot) / 2, 1.0)
+        centre = (left + right) / 2
+        x0, x1 = max(int(round(centre - half)), 0), min(int(round(centre + half)), shape[1])
+        return top, min(int(round(foot)), shape[0]), x0, x1
 
     def _core(self, blob: np.ndarray) -> np.ndarray:
         """Keep the columns that reach the top part of the blob: a dog beside its owner or the wheels
@@ -303,11 +339,18 @@ class Perspective:
         return self.slope * foot_row + self.intercept
 
     @classmethod
-    def fit(cls, boxes: np.ndarray, tolerance: float = 0.15) -> "Perspective | None":
-        """Least squares on the blobs shaped like one standing person (height 2.8 to 5.5 times the
-        width; side-by-side groups are wider, a lower body alone is squatter), trimmed until every
-        kept blob is within ``tolerance`` of the line: half-seen people (a coat the colour of the
-        ground, someone behind a pillar) would pull it down."""
+    def fit(cls, boxes: np.ndarray, tolerance: float = 0.15, agreement: float = 0.07,
+            candidates: int = 200) -> "Perspective | None":
+        """The line most blobs shaped like one standing person agree with closely (height 2.8 to 5.5
+        times the width; side-by-side groups are wider, a lower body alone is squatter), then least
+        squares on its inliers, trimmed until every kept blob is within ``tolerance`` of the line.
+
+        Agreement first, because two kinds of blob pass the shape test and lie off the line: people
+        half seen (a coat the colour of the ground, someone behind a pillar) below it, and in crowds
+        people standing one behind the other, whose merged blob is a taller "person", above it. A
+        least-squares start lands between the bands. Single people lie on a thin band (one body
+        height), the others scatter, so the line through two blobs that the most blobs agree with
+        to within ``agreement`` is the single people's."""
         aspect = boxes[:, 3] / np.maximum(boxes[:, 2], 1.0)
         single = boxes[(aspect >= 2.8) & (aspect <= 5.5)]
         if len(single) < 10:
@@ -315,7 +358,7 @@ class Perspective:
         foot, height = single[:, 1] + single[:, 3], single[:, 3]
         if np.ptp(foot) < 0.1 * foot.max():
             return None  # everyone stands at the same distance: no line to fit
-        keep = np.ones(len(single), bool)
+        keep = _agreeing(foot, height, agreement, candidates)
         for _ in range(8):
             slope, intercept = np.polyfit(foot[keep], height[keep], 1)
             expected = slope * foot + intercept
@@ -324,6 +367,29 @@ class Perspective:
                 break
             keep = inliers
         return cls(float(slope), float(intercept)) if slope > 0 else None
+
+
+def _agreeing(x: np.ndarray, y: np.ndarray, tolerance: float, candidates: int) -> np.ndarray:
+    """Points within ``tolerance`` (relative) of the line through two points that the most points
+    agree with; every pair of up to ``candidates`` points spread over x is tried (deterministic)."""
+    pick = np.argsort(x, kind="stable")[np.linspace(0, len(x) - 1, min(candidates, len(x))).astype(int)]
+    i, j = np.triu_indices(len(pick), k=1)
+    a, b = pick[i], pick[j]
+    usable = x[b] - x[a] >= 0.05 * np.ptp(x)  # two points at nearly the same row give no slope
+    a, b = a[usable], b[usable]
+    if not len(a):
+        return np.ones(len(x), bool)
+    slope = (y[b] - y[a]) / (x[b] - x[a])
+    intercept = y[a] - slope * x[a]
+    votes = np.empty(len(a), np.int64)
+    for start in range(0, len(a), 4096):  # (4096, points) at a time: bounded memory
+        part = slice(start, start + 4096)
+        expected = slope[part, None] * x + intercept[part, None]
+        votes[part] = (np.abs(y - expected) <= tolerance * np.abs(expected)).sum(1)
+    best = int(np.argmax(votes))
+    expected = slope[best] * x + intercept[best]
+    inliers = np.abs(y - expected) <= tolerance * np.abs(expected)
+    return inliers if inliers.sum() >= 2 else np.ones(len(x), bool)
 
 
 def _half_colours(frame: np.ndarray, rows: np.ndarray, cols: np.ndarray, middle: int) -> np.ndarray:
