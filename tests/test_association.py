@@ -16,7 +16,8 @@ from crmot.association.describe import AttributeDescriber, Description
 from crmot.association.geometry import apply_homography, fit_homography
 from crmot.association.labels import pseudo_expressions
 from crmot.association.matcher import ExpressionMatcher
-from crmot.association.pipeline import AssociationConfig, _tracklet_from_rows, associate_scene
+from crmot.association.pipeline import AssociationConfig, Holder, _give_up_pixels, _tracklet_from_rows, associate_scene
+from crmot.association.records import Tracklet
 from crmot.constants import COLOURS
 from crmot.data import masks as rle
 from crmot.data.crtrack import CRTrackFormatError, load_split
@@ -185,32 +186,52 @@ def test_describer_names_clothes_of_a_painted_person():
 
 
 # --------------------------------------------------------------------------- geometry and embedders
-def test_a_recovered_box_another_identity_holds_is_dropped():
-    """Re-prompting found a neighbour (identity 2 already owns that box in frames 1-3), then the
+def _mask_row(frame: int, x0: int, x1: int, y0: int = 10, y1: int = 40, size=(60, 80)) -> tuple[int, float, dict]:
+    mask = np.zeros(size, bool)
+    mask[y0:y1, x0:x1] = True
+    return frame, 1.0, rle.encode(mask)
+
+
+def _holding(rows: list[tuple[int, float, dict]], label: int = 2) -> tuple[list[Tracklet], dict[int, list[Holder]]]:
+    """One neighbour tracklet (identity ``label``) made of ``rows``, and its rows as holders per frame."""
+    masks = [m for _, _, m in rows]
+    neighbour = Tracklet(1, 1, np.array([f for f, _, _ in rows]), rle.to_boxes(masks), np.ones(len(rows)), masks)
+    return [neighbour], {f: [Holder(label, neighbour.boxes[i], 0, i)] for i, (f, _, _) in enumerate(rows)}
+
+
+def test_a_recovered_person_who_is_a_neighbour_found_again_is_dropped():
+    """Re-prompting found a neighbour (identity 2 already owns that mask in frames 1-3), then the
     person asked for (frames 4-6): only the frames where it found someone new survive."""
-    def row(frame: int, x: int) -> tuple[int, float, dict]:
-        mask = np.zeros((60, 80), bool)
-        mask[10:40, x:x + 10] = True
-        return frame, 1.0, rle.encode(mask)
-
-    rows = [row(f, 20) for f in (1, 2, 3)] + [row(f, 24) for f in (4, 5, 6)]
+    rows = [_mask_row(f, 20, 30) for f in (1, 2, 3)] + [_mask_row(f, 24, 34) for f in (4, 5, 6)]
     regions = {f: np.array([22.0, 10.0, 10.0, 30.0]) for f in range(1, 7)}
-    neighbour = [(2, np.array([20.0, 10.0, 10.0, 30.0]))]
-    others = {f: neighbour if f <= 3 else [] for f in range(1, 7)}
-    found = _tracklet_from_rows(1, 9, rows, regions, others, label=1)
+    tracklets, holders = _holding([_mask_row(f, 20, 30) for f in (1, 2, 3)])
+    others = {f: holders.get(f, []) for f in range(1, 7)}
+    found = _tracklet_from_rows(1, 9, rows, regions, others, tracklets)
     assert found.frames.tolist() == [4, 5, 6]
-    assert _tracklet_from_rows(1, 9, rows, regions, {f: [] for f in range(1, 7)}, label=1).frames.tolist() == [1, 2, 3, 4, 5, 6]
+    nobody = {f: [] for f in range(1, 7)}
+    assert _tracklet_from_rows(1, 9, rows, regions, nobody, tracklets).frames.tolist() == [1, 2, 3, 4, 5, 6]
 
 
-def test_a_looser_outline_of_a_held_person_is_dropped_too():
-    """Re-prompting found the neighbour again with a looser outline (17 px wide around their 10 px):
-    IoU 0.45 would let it through, but the box lies mostly on the neighbour, so it is dropped."""
-    mask = np.zeros((120, 200), bool)
-    mask[72:104, 152:169] = True
-    rows = [(f, 1.0, rle.encode(mask)) for f in (1, 2, 3)]
+def test_a_looser_outline_of_a_neighbour_is_dropped_too():
+    """The neighbour again, outlined 17 px wide around their 10 px (box IoU 0.45): it would leave
+    them nothing, so it is them."""
+    rows = [_mask_row(f, 152, 169, 72, 104, (120, 200)) for f in (1, 2, 3)]
     regions = {f: np.array([150.0, 70.0, 17.0, 34.0]) for f in (1, 2, 3)}
-    others = {f: [(5, np.array([152.0, 68.0, 10.0, 30.0]))] for f in (1, 2, 3)}
-    assert _tracklet_from_rows(1, 9, rows, regions, others, label=6) is None
+    tracklets, others = _holding([_mask_row(f, 152, 162, 72, 102, (120, 200)) for f in (1, 2, 3)], label=5)
+    assert _tracklet_from_rows(1, 9, rows, regions, others, tracklets) is None
+
+
+def test_a_neighbour_merged_with_a_recovered_person_gives_up_their_pixels():
+    """Stage 1 saw two people side by side as one (identity 2's mask spans both): the recovered
+    person takes the left part, and identity 2 keeps the right part, mask and box."""
+    tracklets, holders = _holding([_mask_row(f, 20, 40) for f in (1, 2, 3)])
+    rows = [_mask_row(f, 20, 29) for f in (1, 2, 3)]
+    regions = {f: np.array([20.0, 10.0, 9.0, 30.0]) for f in (1, 2, 3)}
+    recovered = _tracklet_from_rows(1, 9, rows, regions, holders, tracklets)
+    assert recovered.frames.tolist() == [1, 2, 3]  # the neighbour keeps 55% of its pixels: a split
+    _give_up_pixels(recovered, [h for f in (1, 2, 3) for h in holders[f]], tracklets)
+    assert tracklets[0].boxes.tolist() == [[29.0, 10.0, 11.0, 30.0]] * 3
+    assert rle.area(tracklets[0].masks).tolist() == [330.0] * 3
 
 
 def test_homography_fit_recovers_a_known_mapping_despite_outliers():

@@ -260,3 +260,17 @@ def test_a_neighbours_stray_row_does_not_widen_a_split_part():
     parts = ClassicalBackend()._split_templates(blob, 65, perspective)
     widths = sorted(int(np.ptp(np.flatnonzero(p.any(axis=0)))) + 1 for p in parts)
     assert len(parts) == 2 and widths[-1] <= 11, widths
+
+
+def test_a_person_known_to_stand_behind_another_gets_what_shows_of_them():
+    """Re-prompting: someone stands just behind a nearer person and only their head shows above
+    them. The greedy split sees one person; with a rectangle forced at the known foot point, the
+    one behind gets the head, and the nearer one keeps their exact box."""
+    blob = np.zeros((120, 80), bool)
+    near = _stand(blob, 100, 40)
+    blob[65:70, 39:44] = True  # the head of someone standing at foot row 94, 29 pixels tall
+    backend = ClassicalBackend()
+    assert len(backend._split_templates(blob, 0, LINE)) == 1
+    parts = backend._split_templates(blob, 0, LINE, first=(93, 41))
+    assert len(parts) == 2
+    assert _box(parts[0]) == (39, 65, 5, 5) and _box(parts[1]) == near

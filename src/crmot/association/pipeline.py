@@ -22,6 +22,7 @@ from crmot.association.colour import view_gain
 from crmot.association.describe import Describer, Description
 from crmot.association.geometry import GroundPlane
 from crmot.association.records import Tracklet, split_view
+from crmot.data import masks as rle
 from crmot.data.crtrack import CRTrackFormatError, Scene
 from crmot.data.frames import read_frame
 from crmot.tracklets.backends import SegmentationBackend
@@ -210,17 +211,19 @@ def identity_prototypes(labels: np.ndarray, prototypes: np.ndarray, lengths: np.
 def reprompt(tracklets: list[Tracklet], labels: np.ndarray, prototypes: np.ndarray, plane: GroundPlane | None,
              ctx: SceneContext, segmenter: SegmentationBackend | None, embedder: Embedder,
              config: AssociationConfig) -> tuple[list[tuple[Tracklet, int, np.ndarray]], int]:
-    """Look for each identity in the views that miss it while others see it; keep what looks like it."""
+    """Look for each identity in the views that miss it while others see it; keep what looks like it.
+    Where what is kept was merged into a neighbour's mask (one blob for two people), the neighbour
+    gives those pixels up: ``tracklets`` are trimmed in place."""
     if plane is None or segmenter is None:
         return [], 0
     lengths = np.array([len(t) for t in tracklets], np.float32)
     identity_vectors = identity_prototypes(labels, prototypes, lengths)
     next_tid = defaultdict(int)
-    by_view_frame: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = defaultdict(list)
+    held: dict[tuple[int, int], list[Holder]] = defaultdict(list)
     for i, t in enumerate(tracklets):
         next_tid[t.view] = max(next_tid[t.view], t.tid)
-        for f, box in zip(t.frames.tolist(), t.boxes):
-            by_view_frame[(t.view, f)].append((int(labels[i]), box))
+        for row, (f, box) in enumerate(zip(t.frames.tolist(), t.boxes)):
+            held[(t.view, f)].append(Holder(int(labels[i]), box, i, row))
     proposals: list[tuple[Tracklet, int]] = []
     for label in np.unique(labels).tolist():
         members = [tracklets[i] for i in np.flatnonzero(labels == label)]
@@ -239,14 +242,14 @@ def reprompt(tracklets: list[Tracklet], labels: np.ndarray, prototypes: np.ndarr
                 continue
             points = np.stack([np.mean(positions[f], axis=0) for f in frames])
             boxes = plane.boxes_from_plane(view, points)
-            regions = {f: b for f, b in zip(frames, boxes)
-                       if _visible(b, ctx.sizes[view]) and not _covered(b, by_view_frame.get((view, f), []), label)}
+            regions = {f: b for f, b in zip(frames, boxes) if _visible(b, ctx.sizes[view])}
             for span in _spans(sorted(regions)):
                 if len(span) < config.min_span:
                     continue
-                rows = segmenter.segment_regions(ctx.video(view), {f: regions[f] for f in span})
-                others = {f: by_view_frame.get((view, f), []) for f in span}
-                found = _tracklet_from_rows(view, next_tid[view] + 1, rows, regions, others, label)
+                others = {f: [h for h in held[(view, f)] if h.label != label] for f in span}
+                rows = segmenter.segment_regions(ctx.video(view), {f: regions[f] for f in span},
+                                                 {f: [h.box for h in others[f]] for f in span})
+                found = _tracklet_from_rows(view, next_tid[view] + 1, rows, regions, others, tracklets)
                 if found is not None and len(found) >= config.min_span:
                     next_tid[view] += 1
                     proposals.append((found, label))
@@ -255,6 +258,9 @@ def reprompt(tracklets: list[Tracklet], labels: np.ndarray, prototypes: np.ndarr
     vectors = tracklet_prototypes([p[0] for p in proposals], ctx, embedder, config.crops_per_tracklet)
     accepted = [(t, label, v) for (t, label), v in zip(proposals, vectors)
                 if float(v @ identity_vectors[label]) >= config.accept_threshold]
+    for t, label, _ in accepted:
+        neighbours = [h for f in t.frames.tolist() for h in held[(t.view, f)] if h.label != label]
+        _give_up_pixels(t, neighbours, tracklets)
     return accepted, len(proposals) - len(accepted)
 
 
@@ -297,27 +303,6 @@ def _visible(box: np.ndarray, size: tuple[int, int]) -> bool:
     return h >= 8 and inside >= 0.5 * w * h
 
 
-def _covered(box: np.ndarray, others: list[tuple[int, np.ndarray]], label: int) -> bool:
-    """Another identity already stands there: what the segmenter finds would be that one."""
-    boxes = [b for other, b in others if other != label]
-    return bool(boxes) and float(iou_matrix(box[None], np.stack(boxes)).max()) > 0.5
-
-
-def _held(box: np.ndarray, others: list[tuple[int, np.ndarray]], label: int) -> bool:
-    """A recovered box and a box another identity holds are mostly the same pixels (either lies
-    mostly inside the other): it is that person again, outlined more loosely or more tightly, which
-    IoU misses because the two boxes differ in size."""
-    boxes = np.array([b for other, b in others if other != label], np.float64).reshape(-1, 4)
-    if not len(boxes):
-        return False
-    x0, y0 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[0] + box[2], boxes[:, 0] + boxes[:, 2])
-    y1 = np.minimum(box[1] + box[3], boxes[:, 1] + boxes[:, 3])
-    shared = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    smaller = np.minimum(box[2] * box[3], boxes[:, 2] * boxes[:, 3])
-    return bool(np.any(shared > 0.5 * np.maximum(smaller, 1e-9)))
-
-
 def _spans(frames: list[int], max_gap: int = 2) -> list[list[int]]:
     spans: list[list[int]] = []
     for f in frames:
@@ -328,18 +313,54 @@ def _spans(frames: list[int], max_gap: int = 2) -> list[list[int]]:
     return spans
 
 
+#: A neighbour left with less than this share of its mask once a recovered person takes theirs was
+#: found again (outlined more loosely or more tightly), not split from.
+KEEP_OF_NEIGHBOUR = 0.4
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A row an identity holds in one frame of one view: its box, and where the row lives."""
+
+    label: int
+    box: np.ndarray  # xywh
+    tracklet: int  # index into the scene's tracklets
+    row: int  # row of that tracklet
+
+
 def _tracklet_from_rows(view: int, tid: int, rows, regions: dict[int, np.ndarray],
-                       others: dict[int, list[tuple[int, np.ndarray]]], label: int) -> Tracklet | None:
+                       others: dict[int, list[Holder]], tracklets: list[Tracklet]) -> Tracklet | None:
     """Re-prompted rows whose mask box agrees with the projected region (else it found something
-    else) and is not a box another identity already holds in that frame (a projection that is off
-    lands on a neighbour, whom the segmenter then finds again)."""
+    else) and that are not a neighbour found again (a projection that is off lands on them): the
+    neighbours, rows other identities hold in that frame, each keep ``KEEP_OF_NEIGHBOUR`` of their mask."""
     if not rows:
         return None
     found = Tracklets.from_rows([(f, tid, s, m) for f, s, m in rows])
     boxes = found.tracks.boxes
     keep = [i for i, f in enumerate(found.tracks.frames.tolist())
-            if iou_matrix(boxes[i][None], regions[f][None])[0, 0] >= 0.3 and not _held(boxes[i], others[f], label)]
+            if iou_matrix(boxes[i][None], regions[f][None])[0, 0] >= 0.3
+            and all(_left_of(tracklets[h.tracklet].masks[h.row], found.masks[i]) >= KEEP_OF_NEIGHBOUR
+                    for h in others[f])]
     if not keep:
         return None
     t = split_view(view, found)[0]
     return t.take(np.asarray(keep), source="reprompt")
+
+
+def _left_of(neighbour: dict, taken: dict) -> float:
+    """Share of the ``neighbour`` mask's pixels outside ``taken`` (both RLE)."""
+    total = float(rle.area([neighbour])[0])
+    return 1.0 - float(rle.shared_area(neighbour, taken)) / max(total, 1.0)
+
+
+def _give_up_pixels(recovered: Tracklet, neighbours: list[Holder], tracklets: list[Tracklet]) -> None:
+    """Neighbours whose masks held the recovered person's pixels keep the rest (mask and box)."""
+    taken_at = dict(zip(recovered.frames.tolist(), recovered.masks))
+    for h in neighbours:
+        t = tracklets[h.tracklet]
+        taken = taken_at.get(int(t.frames[h.row]))
+        if taken is None or rle.shared_area(t.masks[h.row], taken) == 0:
+            continue
+        rest = rle.encode(rle.decode(t.masks[h.row]) & ~rle.decode(taken))
+        t.masks[h.row] = rest
+        t.boxes[h.row] = rle.to_boxes([rest])[0]

@@ -36,6 +36,11 @@ def iou(a: list[dict], b: list[dict]) -> np.ndarray:
     return mask_utils.iou([_coco(r) for r in a], [_coco(r) for r in b], [0] * len(b))
 
 
+def shared_area(a: dict, b: dict) -> float:
+    """Pixels two masks share, computed on the RLEs without decoding."""
+    return float(mask_utils.area(mask_utils.merge([_coco(a), _coco(b)], intersect=True)))
+
+
 def to_boxes(rles: list[dict]) -> np.ndarray:
     """Tight xywh boxes of the masks."""
     if not rles:

@@ -23,6 +23,14 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(union, 1e-9)
 
 
+def shared_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise share (len(a), len(b)) of the smaller of two xywh boxes that the other covers: 1 when
+    one box lies inside the other, whatever their sizes (IoU is low for a box and a looser outline)."""
+    w = np.clip(np.minimum(a[:, 0:1] + a[:, 2:3], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0:1], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, 1:2] + a[:, 3:4], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1:2], b[:, 1]), 0, None)
+    return w * h / np.maximum(np.minimum(a[:, 2:3] * a[:, 3:4], b[:, 2] * b[:, 3]), 1e-9)
+
+
 @dataclass
 class TrackerConfig:
     iou_threshold: float = 0.3  # least IoU between a prediction and a detection to link them

@@ -24,9 +24,12 @@ class SegmentationBackend(ABC):
     def segment_video(self, video: VideoSource, prompts: list[str]) -> Tracklets:
         """Every object of the prompted categories in one view, with tracklet ids stable in the view."""
 
-    def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray]) -> list[RegionRow]:
+    def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray],
+                        held: dict[int, list[np.ndarray]] | None = None) -> list[RegionRow]:
         """Re-prompting (stage 2): the object inside each frame's candidate box (frame -> xywh), for
-        the frames where one is found. Backends that cannot take region prompts say so."""
+        the frames where one is found. ``held``: boxes (xywh) other objects already hold in each
+        frame, for backends that need them to tell the object from a neighbour it is merged with.
+        Backends that cannot take region prompts say so."""
         raise NotImplementedError(f"the {self.name} backend cannot be prompted with regions; "
                                   "use the classical or sam2 backend as the stage-2 segmenter")
 

@@ -20,7 +20,7 @@ from scipy import ndimage
 from crmot.constants import CATEGORY
 from crmot.data import masks as rle
 from crmot.tracklets.backends import RegionRow, SegmentationBackend
-from crmot.tracklets.tracker import IoUTracker, TrackerConfig, iou_matrix
+from crmot.tracklets.tracker import IoUTracker, TrackerConfig, iou_matrix, shared_matrix
 from crmot.tracklets.types import Tracklets, VideoSource
 
 _IN_FRAME = np.zeros((3, 3, 3), bool)
@@ -91,20 +91,52 @@ class ClassicalBackend(SegmentationBackend):
         return _tracklets(detections, owner)
 
     def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray],
-                        relax: float = 0.8) -> list[RegionRow]:
+                        held: dict[int, list[np.ndarray]] | None = None, relax: float = 0.8) -> list[RegionRow]:
         """Detection again in each frame with the foreground threshold lowered by ``relax``, and no
-        tracker (whose birth rule drops short sightings): the person that best overlaps the candidate box."""
+        tracker (whose birth rule drops short sightings): the person that best overlaps the candidate
+        box. Where that is one of the boxes ``held`` by others in the frame (or nobody), the person
+        asked for stands merged with a neighbour: the blob under the box is split again with a
+        person rectangle forced at the box's foot point, and the part it owns is the answer."""
         background, perspective = self._calibrated(video)
         rows = []
         for frame, box in sorted(regions.items()):
-            found = self.detect(video.read(frame)[None], background, perspective, relax)[0]
-            if not found:
-                continue
-            overlap = iou_matrix(np.asarray(box, np.float64)[None], np.stack([d.box for d in found]))[0]
-            best = int(np.argmax(overlap))
-            if overlap[best] > 0:  # the caller decides how much overlap it trusts
-                rows.append((frame, found[best].score, found[best].mask))
+            image = video.read(frame)
+            box = np.asarray(box, np.float64)
+            found = self.detect(image[None], background, perspective, relax)[0]
+            overlap = iou_matrix(box[None], np.stack([d.box for d in found]))[0] if found else np.zeros(0)
+            best = found[int(np.argmax(overlap))] if len(overlap) and overlap.max() > 0 else None
+            neighbours = np.array((held or {}).get(frame, []), np.float64).reshape(-1, 4)
+            taken = best is None or (len(neighbours) and shared_matrix(best.box[None], neighbours).max() > 0.5)
+            if perspective is not None and taken:
+                part = self._prompted_part(image, background, perspective, box, relax)
+                if part is not None:
+                    rows.append((frame, 1.0, rle.encode(part)))
+                    continue
+            if best is not None:  # the caller decides how much overlap it trusts
+                rows.append((frame, best.score, best.mask))
         return rows
+
+    def _prompted_part(self, image: np.ndarray, background: np.ndarray, perspective: "Perspective",
+                       box: np.ndarray, relax: float) -> np.ndarray | None:
+        """Full-frame mask of what a person standing at ``box``'s foot point owns of the blob with the
+        most pixels in ``box``, once the blob is explained by person rectangles with theirs first."""
+        x, y, w, h = box
+        chosen, most = None, 0
+        for _, y0, x0, blob in self._blobs(image[None], background, relax):
+            inside = blob[max(int(y) - y0, 0):max(int(y + h) - y0, 0), max(int(x) - x0, 0):max(int(x + w) - x0, 0)]
+            if inside.sum() > most:
+                chosen, most = (y0, x0, self._core(blob)), int(inside.sum())
+        if chosen is None:
+            return None
+        y0, x0, blob = chosen
+        foot = int(np.clip(round(y + h) - y0, 1, blob.shape[0])) - 1  # index into the rows of feet
+        centre = int(np.clip(round(x + w / 2) - x0, 0, blob.shape[1] - 1))
+        part = self._split_templates(blob, y0, perspective, first=(foot, centre))[0]
+        if part.sum() < self.config.min_area:
+            return None
+        mask = np.zeros(image.shape[:2], bool)
+        mask[y0:y0 + blob.shape[0], x0:x0 + blob.shape[1]] = part
+        return mask
 
     def _calibrated(self, video: VideoSource):
         """``calibrate`` once per video (re-prompting asks many times for the same view)."""
@@ -260,11 +292,14 @@ class ClassicalBackend(SegmentationBackend):
         for part in self._split_templates(blob, top, perspective):
             yield part, 0, part is blob
 
-    def _split_templates(self, blob: np.ndarray, top: int, perspective: "Perspective") -> list[np.ndarray]:
+    def _split_templates(self, blob: np.ndarray, top: int, perspective: "Perspective",
+                         first: tuple[int, int] | None = None) -> list[np.ndarray]:
         """Explain a blob by standing-person rectangles, greedily: every candidate foot point gets a
         rectangle sized by the perspective line; the next person is the rectangle best filled by the
         blob among those that still cover enough pixels no chosen person explains. Pixels go to the
-        nearest (lowest-footed) rectangle holding them, so an occluded person keeps what is visible."""
+        nearest (lowest-footed) rectangle holding them, so an occluded person keeps what is visible.
+        ``first`` (foot row index, centre column) is a person known to stand there (re-prompting),
+        added to the people the blob shows by itself; their part is the first returned."""
         cfg = self.config
         height, width = blob.shape
         feet = np.arange(1, height + 1)
@@ -290,6 +325,9 @@ class ClassicalBackend(SegmentationBackend):
                 break
             chosen.append((int(foot), int(centre)))
             explained[y0[foot, 0]:y1[foot, 0], x0[foot, centre]:x1[foot, centre]] |= True
+        if first is not None:  # known, not seen: the others are those the blob shows without them
+            foot, centre = first
+            chosen = [first] + [(f, c) for f, c in chosen if abs(f - foot) > 2 or abs(c - centre) > half[foot]]
         if len(chosen) <= 1:
             return [blob]  # one person after all (a bag, an arm): keep the exact mask
         owner = np.zeros(blob.shape, np.int64)  # 1-based index into chosen, 0 = nobody

@@ -85,8 +85,10 @@ class SAM2Backend(SegmentationBackend):
                 self.predictor.reset_state(state)
         return Tracklets.from_rows(rows)
 
-    def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray]) -> list[RegionRow]:
-        """Re-prompting: SAM2 itself (its image predictor on the same weights) prompted with each box."""
+    def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray],
+                        held: dict[int, list[np.ndarray]] | None = None) -> list[RegionRow]:
+        """Re-prompting: SAM2 itself (its image predictor on the same weights) prompted with each box
+        (a box prompt separates merged people by itself: ``held`` is not needed)."""
         from sam2.sam2_image_predictor import SAM2ImagePredictor
 
         if self.predictor is None:
