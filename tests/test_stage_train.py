@@ -34,7 +34,7 @@ def test_view_conditioning_none_has_only_the_heads_and_film_adds_what_the_table_
     both = ViewSAM("nano", "both", "word", allow_random_init=True)
     t_none, t_both = none.parameter_table(), both.parameter_table()
     assert t_none["sam2"] == t_both["sam2"] == sum(p.numel() for p in none.sam.parameters())
-    heads = sum(t_none["parts"][k] for k in ("text", "text_proj", "decoder"))
+    heads = sum(t_none["parts"][k] for k in ("text", "text_proj", "spatial", "decoder"))
     assert t_none["trainable"] == heads
     assert t_both["trainable"] - t_none["trainable"] == sum(t_both["parts"][k] for k in ("condition", "film", "text_film"))
     assert all(not p.requires_grad for p in both.sam.parameters())

@@ -4,7 +4,8 @@ Built on the real ``sam2`` modules: the Hiera image encoder + FPN neck (frozen),
 and mask decoder (frozen; prompted with candidate boxes), the memory encoder and memory attention
 (frozen; they carry the previous frame of the same view into the current one). Trainable: view
 conditioning (camera token + condition encoder, FiLM on the three feature levels and/or view tokens),
-the text projection modulated by the view, the candidate decoder and its heads.
+the text projection modulated by the view, a spatial prior (a light conv stem added to the top
+feature map), the candidate decoder and its heads.
 
 Memory-drift recalibration: at inference, frames after the first are predicted with and without
 memory; when the two disagree on what is referred (box IoU of the referred candidates below
@@ -22,6 +23,7 @@ from torch import nn
 from crmot.models import sam2 as sam2_models
 from crmot.models.viewsam.conditioning import VIEW_CONDITIONING, FiLM, ViewCondition
 from crmot.models.viewsam.heads import CandidateDecoder
+from crmot.models.viewsam.spatial import SpatialPrior
 from crmot.models.viewsam.text import build_text_encoder
 
 
@@ -92,6 +94,7 @@ class ViewSAM(nn.Module):
         self.text, text_dim = build_text_encoder(text_encoder, dim, text_checkpoint)
         self.text_kind = text_encoder
         self.text_proj = nn.Sequential(nn.Linear(text_dim, dim), nn.LayerNorm(dim))
+        self.spatial = SpatialPrior(dim, stride=self.size.image_size // self.sam.sam_image_embedding_size)
         self.decoder = CandidateDecoder(dim, self.size.queries, self.size.layers, self.size.feedforward)
         self.no_view = view_conditioning == "none"
         if not self.no_view:
@@ -175,6 +178,7 @@ class ViewSAM(nn.Module):
         """The expression-free part: frozen SAM2 features of (V, T) frames, view-conditioned."""
         v, t = images.shape[:2]
         levels, pos = self.encode_images(images.flatten(0, 1))
+        levels[-1] = levels[-1] + self.spatial(images.flatten(0, 1))
         condition = view_tokens = None
         if not self.no_view:
             condition, view_tokens = self.condition(levels[-1], views.repeat_interleave(t))

@@ -1,0 +1,32 @@
+"""Spatial prior: a light convolutional stem on the image, added to SAM2's top feature map.
+
+As in ViT-Adapter's spatial prior module: a few strided convolutions see local detail (edges, small
+objects) that a transformer's top level keeps only indirectly. With SAM2's pretrained weights it
+refines what SAM2 already localises; with the random-init ``nano`` model of the demo it is what the
+candidate decoder learns to localise from, as frozen random Hiera features carry little of where
+things are. The last convolution starts at zero, so training starts from SAM2's features alone.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class SpatialPrior(nn.Module):
+    def __init__(self, dim: int, stride: int = 16) -> None:
+        super().__init__()
+        steps = stride.bit_length() - 1  # stride 2 per convolution
+        widths = [3] + [min(32 * 2 ** i, dim) for i in range(steps - 1)] + [dim]
+        layers: list[nn.Module] = []
+        for k, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(nn.Conv2d(a, b, 3, stride=2, padding=1))
+            if k < steps - 1:
+                layers.append(nn.GELU())
+        self.stem = nn.Sequential(*layers)
+        nn.init.zeros_(self.stem[-1].weight)
+        nn.init.zeros_(self.stem[-1].bias)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) normalised images -> (B, dim, S / stride, S / stride)."""
+        return self.stem(images)
