@@ -361,6 +361,9 @@ def _give_up_pixels(recovered: Tracklet, neighbours: list[Holder], tracklets: li
         taken = taken_at.get(int(t.frames[h.row]))
         if taken is None or rle.shared_area(t.masks[h.row], taken) == 0:
             continue
-        rest = rle.encode(rle.decode(t.masks[h.row]) & ~rle.decode(taken))
+        rest = rle.decode(t.masks[h.row]) & ~rle.decode(taken)
+        if not rest.any():  # several recoveries took it all: the row stays as stage 1 saw it
+            continue
+        rest = rle.encode(rest)
         t.masks[h.row] = rest
         t.boxes[h.row] = rle.to_boxes([rest])[0]

@@ -25,7 +25,7 @@ from crmot.tracklets.types import Tracklets, VideoSource
 
 _IN_FRAME = np.zeros((3, 3, 3), bool)
 _IN_FRAME[1] = True  # morphology and labelling stay inside one frame of a window
-_TWO_ROWS = np.ones((2, 1), bool)
+_TWO_ROWS = np.ones((2, 1), bool)  # what a split part keeps: at least two rows thick
 _VERTICAL = np.zeros((1, 7, 1), bool)
 _VERTICAL[0, :, 0] = True  # bridges a head, coat and legs that differ little from the ground
 
@@ -106,7 +106,7 @@ class ClassicalBackend(SegmentationBackend):
             overlap = iou_matrix(box[None], np.stack([d.box for d in found]))[0] if found else np.zeros(0)
             best = found[int(np.argmax(overlap))] if len(overlap) and overlap.max() > 0 else None
             neighbours = np.array((held or {}).get(frame, []), np.float64).reshape(-1, 4)
-            taken = best is None or (len(neighbours) and shared_matrix(best.box[None], neighbours).max() > 0.5)
+            taken = best is None or bool(len(neighbours) and shared_matrix(best.box[None], neighbours).max() > 0.5)
             if perspective is not None and taken:
                 part = self._prompted_part(image, background, perspective, box, relax)
                 if part is not None:
