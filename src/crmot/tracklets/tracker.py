@@ -10,15 +10,16 @@ from scipy.optimize import linear_sum_assignment
 from crmot.tracklets.kalman import KalmanBoxes
 
 
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection areas (len(a), len(b)) of xywh boxes."""
+    w = np.minimum(a[:, 0:1] + a[:, 2:3], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0:1], b[:, 0])
+    h = np.minimum(a[:, 1:2] + a[:, 3:4], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1:2], b[:, 1])
+    return np.clip(w, 0, None) * np.clip(h, 0, None)
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU (len(a), len(b)) of xywh boxes."""
-    ax0, ay0 = a[:, 0:1], a[:, 1:2]
-    ax1, ay1 = ax0 + a[:, 2:3], ay0 + a[:, 3:4]
-    bx0, by0 = b[:, 0], b[:, 1]
-    bx1, by1 = bx0 + b[:, 2], by0 + b[:, 3]
-    w = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0, None)
-    h = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0, None)
-    inter = w * h
+    inter = _intersection(a, b)
     union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
     return inter / np.maximum(union, 1e-9)
 
@@ -26,9 +27,7 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def shared_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise share (len(a), len(b)) of the smaller of two xywh boxes that the other covers: 1 when
     one box lies inside the other, whatever their sizes (IoU is low for a box and a looser outline)."""
-    w = np.clip(np.minimum(a[:, 0:1] + a[:, 2:3], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0:1], b[:, 0]), 0, None)
-    h = np.clip(np.minimum(a[:, 1:2] + a[:, 3:4], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1:2], b[:, 1]), 0, None)
-    return w * h / np.maximum(np.minimum(a[:, 2:3] * a[:, 3:4], b[:, 2] * b[:, 3]), 1e-9)
+    return _intersection(a, b) / np.maximum(np.minimum(a[:, 2:3] * a[:, 3:4], b[:, 2] * b[:, 3]), 1e-9)
 
 
 @dataclass

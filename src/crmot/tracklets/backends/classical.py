@@ -51,7 +51,7 @@ class ClassicalConfig:
     min_aspect: float = 1.15  # height / width of a person-shaped blob (dogs and lone bicycles are wider)
     person_aspect: float = 0.3  # width / height of one standing person (a bag on the side reaches 0.34): wider blobs are tried as groups
     min_relative_height: float = 0.4  # of a standing person at that image row (wheels, bags, dogs are lower)
-    complete_below: float = 0.85  # a lone blob shorter than this share of a person there gets its upper body
+    complete_below: float = 0.85  # a lone blob shorter than this share of a person there is completed (coat or legs)
     core: float = 0.55  # a person's width is measured on the top part of a blob (dogs, wheels are lower)
     template_width: float = 0.25  # width / height of a person's torso rectangle when splitting groups
     min_fill: float = 0.5  # of such a rectangle covered by the blob, for it to be a person
@@ -102,13 +102,14 @@ class ClassicalBackend(SegmentationBackend):
         for frame, box in sorted(regions.items()):
             image = video.read(frame)
             box = np.asarray(box, np.float64)
-            found = self.detect(image[None], background, perspective, relax)[0]
+            blobs = list(self._blobs(image[None], background, relax))  # once: detection and the split share them
+            found = self._detections(image[None], background, perspective, blobs)[0]
             overlap = iou_matrix(box[None], np.stack([d.box for d in found]))[0] if found else np.zeros(0)
             best = found[int(np.argmax(overlap))] if len(overlap) and overlap.max() > 0 else None
             neighbours = np.array((held or {}).get(frame, []), np.float64).reshape(-1, 4)
             taken = best is None or bool(len(neighbours) and shared_matrix(best.box[None], neighbours).max() > 0.5)
             if perspective is not None and taken:
-                part = self._prompted_part(image, background, perspective, box, relax)
+                part = self._prompted_part(image.shape[:2], blobs, perspective, box)
                 if part is not None:
                     rows.append((frame, 1.0, rle.encode(part)))
                     continue
@@ -116,13 +117,14 @@ class ClassicalBackend(SegmentationBackend):
                 rows.append((frame, best.score, best.mask))
         return rows
 
-    def _prompted_part(self, image: np.ndarray, background: np.ndarray, perspective: "Perspective",
-                       box: np.ndarray, relax: float) -> np.ndarray | None:
-        """Full-frame mask of what a person standing at ``box``'s foot point owns of the blob with the
-        most pixels in ``box``, once the blob is explained by person rectangles with theirs first."""
+    def _prompted_part(self, shape: tuple[int, int], blobs: list, perspective: "Perspective",
+                       box: np.ndarray) -> np.ndarray | None:
+        """Full-frame mask of what a person standing at ``box``'s foot point owns of the blob (of a
+        frame's ``blobs``) with the most pixels in ``box``, once the blob is explained by person
+        rectangles with theirs first."""
         x, y, w, h = box
         chosen, most = None, 0
-        for _, y0, x0, blob in self._blobs(image[None], background, relax):
+        for _, y0, x0, blob in blobs:
             inside = blob[max(int(y) - y0, 0):max(int(y + h) - y0, 0), max(int(x) - x0, 0):max(int(x + w) - x0, 0)]
             if inside.sum() > most:
                 chosen, most = (y0, x0, self._core(blob)), int(inside.sum())
@@ -134,7 +136,7 @@ class ClassicalBackend(SegmentationBackend):
         part = self._split_templates(blob, y0, perspective, first=(foot, centre))[0]
         if part.sum() < self.config.min_area:
             return None
-        mask = np.zeros(image.shape[:2], bool)
+        mask = np.zeros(shape, bool)
         mask[y0:y0 + blob.shape[0], x0:x0 + blob.shape[1]] = part
         return mask
 
@@ -164,10 +166,15 @@ class ClassicalBackend(SegmentationBackend):
     def detect(self, frames: np.ndarray, background: np.ndarray, perspective: "Perspective | None" = None,
                relax: float = 1.0) -> list[list[Detection]]:
         """Per frame of the window: every person-shaped blob (foreground threshold times ``relax``)."""
+        return self._detections(frames, background, perspective, self._blobs(frames, background, relax))
+
+    def _detections(self, frames: np.ndarray, background: np.ndarray, perspective: "Perspective | None",
+                    blobs) -> list[list[Detection]]:
+        """``detect`` on the window's ``blobs`` (from ``_blobs``)."""
         cfg = self.config
         out: list[list] = [[] for _ in range(len(frames))]
         height, width = frames.shape[1:3]
-        for t, y0, x0, blob in self._blobs(frames, background, relax):
+        for t, y0, x0, blob in blobs:
             cut_by_border = y0 == 0 or y0 + blob.shape[0] >= height
             local = None if cut_by_border else perspective
             for part, dx, whole in self._split(self._core(blob), y0, local):
@@ -221,7 +228,7 @@ class ClassicalBackend(SegmentationBackend):
         top, bottom, left, right = box
         height, width = mask.shape
         upper, x0_up, x1_up = self._upper_body(left, right, bottom, expected, width)
-        _, foot, x0_low, x1_low = self._lower_body(left, right, top, perspective, (height, width))
+        foot, x0_low, x1_low = self._lower_body(left, right, top, perspective, (height, width))
 
         def difference(a: int, b: int, x0: int, x1: int) -> float:
             if b <= a or x1 <= x0:
@@ -239,28 +246,24 @@ class ClassicalBackend(SegmentationBackend):
 
     def _upper_body(self, left: int, right: int, bottom: int, expected: float, width: int) -> tuple[int, int, int]:
         """Top row and column span of the rectangle a standing person fills above a blob that spans
-        columns ``left:right`` and stands at ``bottom``.
-
-        A lone blob standing on the ground but much shorter than a person there is a person whose
-        upper body has the colours of the ground behind it: in a static scene nothing hides the top
-        of a standing person and leaves their feet in view. The rectangle has their size from the
-        perspective line, so the box and the colours stage 2 reads from the mask cover the whole person.
-        """
-        centre, half = (left + right) / 2, max(self.config.template_width * expected / 2, 1.0)
-        x0, x1 = max(int(round(centre - half)), 0), min(int(round(centre + half)), width)
-        return max(int(round(bottom - expected)), 0), x0, x1
+        columns ``left:right`` and stands at ``bottom`` (a coat the colour of the ground). The
+        rectangle has their size from the perspective line, so the box and the colours stage 2
+        reads from the mask cover the whole person."""
+        return (max(int(round(bottom - expected)), 0), *self._torso_columns(left, right, expected, width))
 
     def _lower_body(self, left: int, right: int, top: int, perspective: "Perspective", shape: tuple[int, int]
-                    ) -> tuple[int, int, int, int]:
-        """Rows ``top:foot`` and the column span of the rectangle a standing person fills when a blob
+                    ) -> tuple[int, int, int]:
+        """Foot row (exclusive) and column span of the rectangle a standing person fills when a blob
         shows their head at row ``top`` but not their legs (trousers the colour of the ground). The
         foot row is where the perspective line's height reaches from the head: foot - top =
         slope * foot + intercept."""
         foot = (top + perspective.intercept) / max(1.0 - perspective.slope, 1e-6)
-        half = max(self.config.template_width * perspective.height(foot) / 2, 1.0)
-        centre = (left + right) / 2
-        x0, x1 = max(int(round(centre - half)), 0), min(int(round(centre + half)), shape[1])
-        return top, min(int(round(foot)), shape[0]), x0, x1
+        return (min(int(round(foot)), shape[0]), *self._torso_columns(left, right, perspective.height(foot), shape[1]))
+
+    def _torso_columns(self, left: int, right: int, tall: float, width: int) -> tuple[int, int]:
+        """Columns of a person ``tall`` pixels tall centred on ``left:right`` (torso width)."""
+        centre, half = (left + right) / 2, max(self.config.template_width * tall / 2, 1.0)
+        return max(int(round(centre - half)), 0), min(int(round(centre + half)), width)
 
     def _core(self, blob: np.ndarray) -> np.ndarray:
         """Keep the columns that reach the top part of the blob: a dog beside its owner or the wheels
