@@ -55,11 +55,12 @@ def build_random(image_size: int = 336, num_queries: int = 4, seed: int = 0):
     torch.manual_seed(seed)
     model = Sam3VideoModel(Sam3VideoConfig(detector_config=detector, tracker_config=tracker,
                                            score_threshold_detection=0.0, new_det_thresh=0.0)).eval()
-    folder = Path(tempfile.mkdtemp(prefix="crmot-sam3-tokenizer-"))
-    (folder / "vocab.json").write_text(json.dumps({"<|startoftext|>": 0, "<|endoftext|>": 1, "person</w>": 2}))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
     size = {"height": image_size, "width": image_size}
+    with tempfile.TemporaryDirectory(prefix="crmot-sam3-tokenizer-") as name:  # the tokenizer reads it at once
+        folder = Path(name)
+        (folder / "vocab.json").write_text(json.dumps({"<|startoftext|>": 0, "<|endoftext|>": 1, "person</w>": 2}))
+        (folder / "merges.txt").write_text("#version: 0.2\n")
+        tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
     processor = Sam3VideoProcessor(image_processor=Sam3ImageProcessor(size=size),
-                                   video_processor=Sam2VideoVideoProcessor(size=size),
-                                   tokenizer=CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt")))
+                                   video_processor=Sam2VideoVideoProcessor(size=size), tokenizer=tokenizer)
     return model, processor
