@@ -25,6 +25,7 @@ from rich.table import Table
 
 from crmot.models.viewsam import ViewSAM
 from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
+from crmot.models.viewsam.heads import Denoise
 from crmot.stages.launch import run_stage
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader
 from crmot.training.losses import LossWeights, clip_loss
@@ -51,7 +52,8 @@ class ViewSAMModule(L.LightningModule):
         print_parameter_table(self.model)
 
     def forward(self, clip: dict) -> list[dict[str, torch.Tensor]]:
-        return self.model(clip["images"].to(self.device), clip["views"].to(self.device), clip["sentence"])
+        return self.model(clip["images"].to(self.device), clip["views"].to(self.device), clip["sentence"],
+                          denoise_queries(clip["targets"], self.device))
 
     def clip_losses(self, clips: list[dict]) -> dict[str, torch.Tensor]:
         totals: dict[str, torch.Tensor] = {}
@@ -97,6 +99,22 @@ class ViewSAMModule(L.LightningModule):
                    f"this ViewSAM configuration ({self.model.name}, view_conditioning={self.hparams.view_conditioning})")
         frozen = {k: v for k, v in self.state_dict().items() if k not in expected}
         checkpoint["state_dict"] = {**frozen, **checkpoint["state_dict"]}
+
+
+def denoise_queries(targets: list[list[dict]], device: torch.device) -> list[Denoise] | None:
+    """Each instant's noised label boxes, padded across views to one length (None without labels)."""
+    longest = max(len(view["noised"]) for instant in targets for view in instant)
+    if not longest:
+        return None
+    queries = []
+    for instant in targets:
+        boxes = torch.full((len(instant), longest, 4), 0.5)
+        padding = torch.ones(len(instant), longest, dtype=torch.bool)
+        for v, view in enumerate(instant):
+            boxes[v, : len(view["noised"])] = view["noised"]
+            padding[v, : len(view["noised"])] = False
+        queries.append(Denoise(boxes.to(device), padding.to(device)))
+    return queries
 
 
 class ViewSAMData(L.LightningDataModule):

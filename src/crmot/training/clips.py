@@ -23,6 +23,9 @@ from crmot.models.viewsam.inputs import normalise, to_pixels
 
 #: A label box cut by an augmentation crop is kept if this share of it remains.
 MIN_KEPT_AREA = 0.3
+#: Denoising queries start from label boxes moved by up to this share of their size, and scaled by
+#: up to 1 +- it (DN-DETR's box noise scale).
+BOX_NOISE = 0.4
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class ClipDataset(Dataset):
                 pixels = (pixels * gain).clamp(0, 1)
                 clip[v, t] = normalise(pixels.flip(-1) if flip else pixels)
                 rows = np.flatnonzero(label_view.gt.frames == frame)
-                targets[t].append(self._targets(label_view.gt, rows, masks, crop, flip, expression.ids))
+                targets[t].append(self._targets(label_view.gt, rows, masks, crop, flip, expression.ids, rng))
         return {"images": clip, "views": torch.arange(len(labels.views)), "sentence": expression.sentence,
                 "targets": targets, "name": expression.name}
 
@@ -96,7 +99,7 @@ class ClipDataset(Dataset):
             self._masks[key] = rle.read_jsonl(path, len(label_view.gt)) if path.exists() else None
         return self._masks[key]
 
-    def _targets(self, gt, rows: np.ndarray, masks, crop, flip: bool, referred_ids) -> dict:
+    def _targets(self, gt, rows: np.ndarray, masks, crop, flip: bool, referred_ids, rng: np.random.Generator) -> dict:
         x0, y0, x1, y1 = crop
         w, h = x1 - x0, y1 - y0
         boxes = gt.xyxy[rows] - np.array([x0, y0, x0, y0])
@@ -120,7 +123,17 @@ class ClipDataset(Dataset):
                 mask_tensor = mask_tensor.flip(-1)
         ids = gt.ids[rows]
         return {"boxes": torch.from_numpy(cxcywh).float(), "ids": torch.from_numpy(ids).long(),
-                "referred": torch.from_numpy(np.isin(ids, referred_ids)), "masks": mask_tensor}
+                "referred": torch.from_numpy(np.isin(ids, referred_ids)), "masks": mask_tensor,
+                "noised": torch.from_numpy(noised_boxes(cxcywh, rng)).float()}
+
+
+def noised_boxes(cxcywh: np.ndarray, rng: np.random.Generator, scale: float = BOX_NOISE) -> np.ndarray:
+    """(G, 4) normalised cx, cy, w, h label boxes, each moved and resized at random (the denoising
+    queries' starting boxes)."""
+    size = cxcywh[:, 2:]
+    shift = rng.uniform(-scale / 2, scale / 2, size.shape) * size
+    resize = 1 + rng.uniform(-scale, scale, size.shape)
+    return np.clip(np.column_stack([cxcywh[:, :2] + shift, size * resize]), 1e-3, 1.0)
 
 
 class ClipSampler(Sampler):

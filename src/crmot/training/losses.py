@@ -1,7 +1,8 @@
 """ViewSAM losses (DESIGN §4): per-frame Hungarian matching of candidates to label boxes; focal
 objectness, L1 + GIoU boxes, focal + dice masks, BCE referring, InfoNCE identity across time within a
-view and across views at the same instant; and focal on the frame tokens' centre scores that choose
-the queries (the cells holding a label box's centre are positive)."""
+view and across views at the same instant; focal on the frame tokens' centre scores that choose
+the queries (the cells holding a label box's centre are positive); and, for the denoising queries
+(DN-DETR), the box and referring terms against the label each one came from, without matching."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class LossWeights:
     dice: float = 1.0
     refer: float = 2.0
     identity: float = 0.5
+    denoise: float = 1.0
     temperature: float = 0.1
 
 
@@ -60,8 +62,8 @@ def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]],
     referred (G,) and masks (G, h, w) or None. Returns each term and their weighted ``loss``."""
     device = outputs[0]["boxes"].device
     zero = torch.zeros((), device=device)
-    terms = {k: zero for k in ("objectness", "proposal", "l1", "giou", "mask_focal", "dice", "refer", "identity")}
-    images = matched = 0
+    terms = {k: zero for k in ("objectness", "proposal", "l1", "giou", "mask_focal", "dice", "refer", "identity", "denoise")}
+    images = matched = known = 0
     embeddings, identities, instants = [], [], []
     for t, out in enumerate(outputs):
         for v, target in enumerate(targets[t]):
@@ -76,6 +78,14 @@ def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]],
             centres[centre_cells(target["boxes"].to(device), square_grid(len(cells)))] = 1.0
             terms["proposal"] = terms["proposal"] + sigmoid_focal_loss(cells, centres, reduction="sum")
             images += 1
+            if "denoise" in out and len(target["boxes"]):
+                count = len(target["boxes"])
+                terms["denoise"] = terms["denoise"] + denoise_loss(
+                    {k: x[v, :count] for k, x in out["denoise"].items()}, target, w)
+                embeddings.append(out["denoise"]["identity"][v, :count].float())
+                identities.append(target["ids"].to(device))
+                instants.append(torch.full((count,), t, device=device))
+                known += count
             if not len(q):
                 continue
             matched += len(q)
@@ -94,11 +104,21 @@ def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]],
             identities.append(target["ids"].to(device)[g])
             instants.append(torch.full((len(q),), t, device=device))
     norm = max(matched, 1)
-    terms = {k: (v / max(images, 1) if k in ("objectness", "proposal") else v / norm) for k, v in terms.items()}
+    divisor = {"objectness": max(images, 1), "proposal": max(images, 1), "denoise": max(known, 1)}
+    terms = {k: v / divisor.get(k, norm) for k, v in terms.items()}
     if embeddings:
         terms["identity"] = identity_nce(torch.cat(embeddings), torch.cat(identities), w.temperature)
     terms["loss"] = sum(getattr(w, k) * v for k, v in terms.items())
     return terms
+
+
+def denoise_loss(known: dict[str, torch.Tensor], target: dict, w: LossWeights) -> torch.Tensor:
+    """Summed box and referring loss of one view's denoising queries against their own labels."""
+    boxes, device = known["boxes"].float(), known["boxes"].device
+    gt_boxes = target["boxes"].to(device)
+    giou = torch.diag(generalized_box_iou(box_cxcywh_to_xyxy(boxes), box_cxcywh_to_xyxy(gt_boxes)))
+    refer = F.binary_cross_entropy_with_logits(known["refer"].float(), target["referred"].to(device).float(), reduction="sum")
+    return w.l1 * F.l1_loss(boxes, gt_boxes, reduction="sum") + w.giou * (1 - giou).sum() + w.refer * refer
 
 
 def identity_nce(embeddings: torch.Tensor, ids: torch.Tensor, temperature: float) -> torch.Tensor:

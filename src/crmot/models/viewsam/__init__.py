@@ -5,7 +5,7 @@ and mask decoder (frozen; prompted with candidate boxes), the memory encoder and
 (frozen; they carry the previous frame of the same view into the current one). Trainable: view
 conditioning (camera token + condition encoder, FiLM on the three feature levels and/or view tokens),
 the text projection modulated by the view, a spatial prior (a light conv stem added to the top
-feature map), the candidate decoder and its heads.
+feature map, whose first map also feeds the box appearance), the candidate decoder and its heads.
 
 Memory-drift recalibration: at inference, frames after the first are predicted with and without
 memory; when the two disagree on what is referred (box IoU of the referred candidates below
@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from crmot.models import sam2 as sam2_models
+from crmot.models.viewsam.boxes import box_cxcywh_to_xyxy, paired_iou
 from crmot.models.viewsam.conditioning import VIEW_CONDITIONING, FiLM, ViewCondition
-from crmot.models.viewsam.heads import CandidateDecoder
+from crmot.models.viewsam.heads import CandidateDecoder, Denoise
 from crmot.models.viewsam.spatial import SpatialPrior
 from crmot.models.viewsam.text import build_text_encoder
 
@@ -46,19 +47,6 @@ SIZES = {
 }
 
 
-def box_cxcywh_to_xyxy(boxes: torch.Tensor) -> torch.Tensor:
-    cx, cy, w, h = boxes.unbind(-1)
-    return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1)
-
-
-def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU of a[i] with b[i] for (N, 4) xyxy boxes."""
-    lo, hi = torch.maximum(a[:, :2], b[:, :2]), torch.minimum(a[:, 2:], b[:, 2:])
-    inter = (hi - lo).clamp(min=0).prod(-1)
-    area = lambda x: (x[:, 2:] - x[:, :2]).clamp(min=0).prod(-1)  # noqa: E731
-    return inter / (area(a) + area(b) - inter).clamp(min=1e-9)
-
-
 #: Mask logit of a candidate whose mask was not decoded (sigmoid ~ 2e-9: absent from memory).
 NO_MASK_LOGIT = -20.0
 
@@ -69,6 +57,7 @@ class Encoded:
     view condition and view tokens (None where the configuration has none)."""
 
     levels: list[torch.Tensor]  # [hr0, hr1, top], each (V, T, C, H, W)
+    detail: torch.Tensor  # (V, T, C, S/2, S/2): the spatial prior's first map, for box appearance
     pos: torch.Tensor  # (V, T, C, h, w)
     condition: torch.Tensor | None  # (V, T, D)
     view_tokens: torch.Tensor | None  # (V, T, K, D)
@@ -95,12 +84,14 @@ class ViewSAM(nn.Module):
         self.text_kind = text_encoder
         self.text_proj = nn.Sequential(nn.Linear(text_dim, dim), nn.LayerNorm(dim))
         self.spatial = SpatialPrior(dim, stride=self.size.image_size // self.sam.sam_image_embedding_size)
-        self.decoder = CandidateDecoder(dim, self.size.queries, self.size.layers, self.size.feedforward)
+        hr0 = self.sam.sam_mask_decoder.conv_s0.out_channels
+        self.decoder = CandidateDecoder(dim, self.size.queries, self.size.layers, self.size.feedforward,
+                                        detail_channels=hr0 + self.spatial.detail_channels)
         self.no_view = view_conditioning == "none"
         if not self.no_view:
             self.condition = ViewCondition(dim, max_views)
         if view_conditioning in ("film", "both"):
-            channels = (self.sam.sam_mask_decoder.conv_s0.out_channels, self.sam.sam_mask_decoder.conv_s1.out_channels, dim)
+            channels = (hr0, self.sam.sam_mask_decoder.conv_s1.out_channels, dim)
             self.film = nn.ModuleList(FiLM(dim, c) for c in channels)
             self.text_film = FiLM(dim, dim, channels_last=True)
 
@@ -166,19 +157,22 @@ class ViewSAM(nn.Module):
         return out.permute(1, 2, 0).view(b, c, h, w)
 
     # ------------------------------------------------------------------ forward
-    def forward(self, images: torch.Tensor, views: torch.Tensor, sentence: str) -> list[dict[str, torch.Tensor]]:
+    def forward(self, images: torch.Tensor, views: torch.Tensor, sentence: str,
+                denoise: list[Denoise] | None = None) -> list[dict[str, torch.Tensor]]:
         """``images`` (V, T, 3, S, S) of one clip (T frames of V views), ``views`` (V,) camera indices,
         one expression. Returns T dicts of candidates for the V views at that instant: boxes
         (V, Q, 4), objectness, refer (V, Q), identity (V, Q, 128), masks (V, Q, 4s, 4s); after the
-        first instant, with SAM2 memory of the previous frame (and, in eval, drift recalibration)."""
-        outputs, _ = self.decode(self.encode(images, views), [sentence])
+        first instant, with SAM2 memory of the previous frame (and, in eval, drift recalibration).
+        Training passes ``denoise`` queries for each instant; their heads come back under "denoise"."""
+        outputs, _ = self.decode(self.encode(images, views), [sentence], denoise=denoise)
         return outputs
 
     def encode(self, images: torch.Tensor, views: torch.Tensor) -> Encoded:
         """The expression-free part: frozen SAM2 features of (V, T) frames, view-conditioned."""
         v, t = images.shape[:2]
         levels, pos = self.encode_images(images.flatten(0, 1))
-        levels[-1] = levels[-1] + self.spatial(images.flatten(0, 1))
+        detail, prior = self.spatial(images.flatten(0, 1))
+        levels[-1] = levels[-1] + prior
         condition = view_tokens = None
         if not self.no_view:
             condition, view_tokens = self.condition(levels[-1], views.repeat_interleave(t))
@@ -187,10 +181,11 @@ class ViewSAM(nn.Module):
             if self.view_conditioning == "film":
                 view_tokens = None
         shape = lambda x: None if x is None else x.view(v, t, *x.shape[1:])  # noqa: E731
-        return Encoded([shape(x) for x in levels], shape(pos), shape(condition), shape(view_tokens))
+        return Encoded([shape(x) for x in levels], shape(detail), shape(pos), shape(condition), shape(view_tokens))
 
     def decode(self, encoded: Encoded, sentences: list[str], state: tuple | None = None,
-               mask_objectness: float | None = None) -> tuple[list[dict[str, torch.Tensor]], tuple]:
+               mask_objectness: float | None = None, denoise: list[Denoise] | None = None
+               ) -> tuple[list[dict[str, torch.Tensor]], tuple]:
         """Candidates for E expressions on encoded (V, T) frames: T dicts with batch E*V
         (expression-major). ``state`` is the memory left by the previous call (same E and V), so a
         long video is decoded window by window; the returned state continues it. With
@@ -207,7 +202,9 @@ class ViewSAM(nn.Module):
             if self.view_conditioning in ("film", "both"):
                 text = self.text_film(words, per_expression(encoded.condition[:, step]))
             view_tokens = None if encoded.view_tokens is None else per_expression(encoded.view_tokens[:, step])
-            top, args = levels[-1], (pos, text, word_mask, view_tokens)
+            detail = [levels[0], per_expression(encoded.detail[:, step])]
+            known = None if denoise is None else Denoise(per_expression(denoise[step].boxes), per_expression(denoise[step].padding))
+            top, args = levels[-1], (pos, text, word_mask, view_tokens, detail, known)
             if previous is not None:
                 remembered = self.with_memory(top, pos, *previous)
                 out = self.candidates(remembered, *args)
@@ -222,9 +219,9 @@ class ViewSAM(nn.Module):
             outputs.append(out)
         return outputs, previous
 
-    def candidates(self, top, pos, text, text_mask, view_tokens) -> dict[str, torch.Tensor]:
+    def candidates(self, top, pos, text, text_mask, view_tokens, detail, denoise=None) -> dict[str, torch.Tensor]:
         """Candidates of one instant (no masks yet): the decoder reads frame tokens, expression words
-        and view tokens."""
+        and view tokens; its referring and identity heads also the detail maps inside each box."""
         visual = (top + pos).flatten(2).transpose(1, 2)
         parts, masks = [text], [~text_mask]
         if view_tokens is not None:
@@ -232,7 +229,8 @@ class ViewSAM(nn.Module):
             masks.append(torch.zeros(view_tokens.shape[:2], dtype=torch.bool, device=top.device))
         weights = text_mask.float()
         sentence = (text * weights[..., None]).sum(1) / weights.sum(1, keepdim=True).clamp(min=1)
-        return self.decoder(visual, tuple(top.shape[-2:]), torch.cat(parts, 1), torch.cat(masks, 1), sentence)
+        return self.decoder(visual, tuple(top.shape[-2:]), torch.cat(parts, 1), torch.cat(masks, 1), sentence, detail,
+                            denoise)
 
     @staticmethod
     def memory_mask(out: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -1,14 +1,30 @@
 """Candidate decoder and its heads: object queries attend to the (view-conditioned) frame tokens,
 the expression's tokens and the view tokens; each query gives a box, an objectness, a referring
-logit and an identity embedding. Masks come from SAM2's own mask decoder, prompted by the boxes."""
+logit and an identity embedding, the last two also from the box's appearance in the detail maps.
+Masks come from SAM2's own mask decoder, prompted by the boxes."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from crmot.models.viewsam.boxes import box_cxcywh_to_xyxy
+from crmot.models.viewsam.appearance import BoxAppearance
+
 IDENTITY_DIM = 128
+
+
+@dataclass
+class Denoise:
+    """Denoising queries of one instant (DN-DETR): noised label boxes (B, G, 4) normalised cx, cy, w, h,
+    ``padding`` (B, G) True where a view has fewer than G labels. Their outputs are supervised against
+    the labels they came from, without matching; the matching queries cannot attend to them."""
+
+    boxes: torch.Tensor
+    padding: torch.Tensor
 
 
 class MLP(nn.Sequential):
@@ -25,7 +41,8 @@ class CandidateDecoder(nn.Module):
     its cell; the decoder then refines the anchored box. Localisation starts from the grid instead of
     being learned from scratch by free queries, which is what lets the heads train in minutes."""
 
-    def __init__(self, dim: int = 256, queries: int = 16, layers: int = 6, feedforward: int = 2048, heads: int = 8) -> None:
+    def __init__(self, dim: int = 256, queries: int = 16, layers: int = 6, feedforward: int = 2048, heads: int = 8,
+                 detail_channels: int = 64) -> None:
         super().__init__()
         self.num_queries = queries
         self.queries = nn.Embedding(queries, dim)
@@ -37,17 +54,20 @@ class CandidateDecoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.box = MLP([dim, dim, 4])
         self.objectness = nn.Linear(dim, 1)
+        self.appearance = BoxAppearance(detail_channels, dim)
         self.refer = nn.Linear(dim, dim)
         self.refer_bias = nn.Parameter(torch.zeros(()))
         self.identity = MLP([dim, dim, IDENTITY_DIM])
+        self.known = nn.Parameter(torch.zeros(dim))  # marks a denoising query (DN-DETR's label embedding)
 
     def forward(self, visual: torch.Tensor, grid: tuple[int, int], others: torch.Tensor, others_mask: torch.Tensor,
-                sentence: torch.Tensor) -> dict[str, torch.Tensor]:
+                sentence: torch.Tensor, detail: list[torch.Tensor], denoise: Denoise | None = None) -> dict[str, torch.Tensor]:
         """``visual`` (B, H*W, D) frame tokens of an H x W ``grid``; ``others`` (B, M, D) expression
         and view tokens with ``others_mask`` (B, M) True where padding; ``sentence`` (B, D) pooled
-        expression vector. Returns per query: boxes (B, Q, 4) as normalised cx, cy, w, h, objectness
-        and refer logits (B, Q), identity (B, Q, 128) unit vectors; and per token the centre logits
-        ``token_objectness`` (B, H*W) that chose the queries."""
+        expression vector; ``detail`` the high-resolution maps (B, C_i, H_i, W_i). Returns per query:
+        boxes (B, Q, 4) as normalised cx, cy, w, h, objectness and refer logits (B, Q), identity
+        (B, Q, 128) unit vectors; per token the centre logits ``token_objectness`` (B, H*W) that chose
+        the queries; and, given ``denoise`` (training), the same heads for its queries under "denoise"."""
         b, n, _ = visual.shape
         token_logits = self.token_objectness(visual).squeeze(-1)
         chosen = token_logits.detach().topk(min(self.num_queries, n), dim=1).indices  # (B, Q)
@@ -57,14 +77,39 @@ class CandidateDecoder(nn.Module):
         q = self.query_proj(picked.detach()) + self.queries.weight[: chosen.shape[1]]
         memory = torch.cat([visual, others], 1)
         padding = torch.cat([torch.zeros(b, n, dtype=torch.bool, device=visual.device), others_mask], 1)
-        out = self.norm(self.decoder(q, memory, memory_key_padding_mask=padding))
-        refer = (self.refer(out) * sentence[:, None]).sum(-1) / out.shape[-1] ** 0.5 + self.refer_bias
+        if denoise is None:
+            return self.heads(self.norm(self.decoder(q, memory, memory_key_padding_mask=padding)), reference,
+                              detail, sentence) | {"token_objectness": token_logits}
+        q_known, reference_known = self.known_queries(visual, grid, denoise.boxes)
+        queries = torch.cat([q, q_known], 1)
+        total, matching = queries.shape[1], q.shape[1]
+        blind = torch.zeros(total, total, dtype=torch.bool, device=visual.device)
+        blind[:matching, matching:] = True  # the matching queries never see the answers
+        query_padding = torch.cat([torch.zeros(b, matching, dtype=torch.bool, device=visual.device), denoise.padding], 1)
+        out = self.norm(self.decoder(queries, memory, tgt_mask=blind, tgt_key_padding_mask=query_padding,
+                                     memory_key_padding_mask=padding))
+        main = self.heads(out[:, :matching], reference, detail, sentence)
+        known = self.heads(out[:, matching:], reference_known, detail, sentence)
+        return main | {"token_objectness": token_logits, "denoise": known}
+
+    def known_queries(self, visual: torch.Tensor, grid: tuple[int, int], boxes: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Queries for known (noised label) boxes: the token under each box centre, marked as known,
+        anchored at the noised box itself."""
+        cells = centre_cells(boxes.flatten(0, 1), grid).view(boxes.shape[:2])
+        picked = torch.gather(visual, 1, cells[..., None].expand(-1, -1, visual.shape[-1]))
+        return self.query_proj(picked.detach()) + self.known, torch.logit(boxes.clamp(0, 1), eps=1e-4)
+
+    def heads(self, out: torch.Tensor, reference: torch.Tensor, detail: list[torch.Tensor], sentence: torch.Tensor
+              ) -> dict[str, torch.Tensor]:
+        boxes = (reference + self.box(out)).sigmoid()
+        seen = out + self.appearance(detail, box_cxcywh_to_xyxy(boxes).clamp(0, 1))
+        refer = (self.refer(seen) * sentence[:, None]).sum(-1) / out.shape[-1] ** 0.5 + self.refer_bias
         return {
-            "boxes": (reference + self.box(out)).sigmoid(),
+            "boxes": boxes,
             "objectness": self.objectness(out).squeeze(-1),
             "refer": refer,
-            "identity": F.normalize(self.identity(out), dim=-1),
-            "token_objectness": token_logits,
+            "identity": F.normalize(self.identity(seen), dim=-1),
         }
 
 

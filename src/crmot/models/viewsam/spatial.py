@@ -5,6 +5,8 @@ objects) that a transformer's top level keeps only indirectly. With SAM2's pretr
 refines what SAM2 already localises; with the random-init ``nano`` model of the demo it is what the
 candidate decoder learns to localise from, as frozen random Hiera features carry little of where
 things are. The last convolution starts at zero, so training starts from SAM2's features alone.
+Its first convolution's output (stride 2) is also returned: the finest map the box-appearance pooling
+reads colours from.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ class SpatialPrior(nn.Module):
             layers.append(nn.Conv2d(a, b, 3, stride=2, padding=1))
             if k < steps - 1:
                 layers.append(nn.GELU())
-        self.stem = nn.Sequential(*layers)
+        self.detail, self.stem = nn.Sequential(*layers[:2]), nn.Sequential(*layers[2:])
+        self.detail_channels = widths[1]
         nn.init.zeros_(self.stem[-1].weight)
         nn.init.zeros_(self.stem[-1].bias)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) normalised images -> (B, dim, S / stride, S / stride)."""
-        return self.stem(images)
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, S, S) normalised images -> the detail map (B, 32, S / 2, S / 2) and the prior to add
+        to the top level (B, dim, S / stride, S / stride)."""
+        detail = self.detail(images)
+        return detail, self.stem(detail)
