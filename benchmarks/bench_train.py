@@ -25,6 +25,7 @@ from machine import machine  # noqa: E402
 from crmot.data.synthetic import generate, load_preset  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.models.viewsam import ViewSAM  # noqa: E402
+from crmot.stages.train import denoise_queries  # noqa: E402
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader  # noqa: E402
 from crmot.training.losses import LossWeights, clip_loss  # noqa: E402
 
@@ -49,7 +50,8 @@ def measure(size: str, precision: str, compile_model: bool, steps: int, data: Pa
         clips = next(iterator)
         t1 = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = sum(clip_loss(forward(c["images"].to(device), c["views"].to(device), c["sentence"]),
+            loss = sum(clip_loss(forward(c["images"].to(device), c["views"].to(device), c["sentence"],
+                                         denoise_queries(c["targets"], device)),
                                  c["targets"], LossWeights())["loss"] for c in clips)
         optimizer.zero_grad()
         loss.backward()

@@ -24,8 +24,8 @@ from crmot.stages.tracklets import main as tracklets_main
 from crmot.stages.train import main as train_main
 
 DEMO_PRESET = "demo"
-#: ViewSAM nano training steps of the demo: about three minutes on 2 CPU cores.
-DEMO_TRAIN_STEPS = 240
+#: ViewSAM nano training steps of the demo: about four minutes on 2 CPU cores.
+DEMO_TRAIN_STEPS = 600
 
 
 def run_demo(data: Path, run: Path, seed: int = 0, console: Console | None = None,
