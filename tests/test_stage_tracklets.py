@@ -73,6 +73,18 @@ def test_a_changed_backend_setting_invalidates_the_manifest(tiny_root, first_run
     assert "skipped" not in caplog.text
 
 
+def test_an_output_of_other_crmot_source_is_redone(tiny_root, first_run, tmp_path, caplog, monkeypatch):
+    from crmot.stages import manifest
+
+    out = tmp_path / "tracklets"
+    shutil.copytree(first_run, out)
+    monkeypatch.setattr(manifest, "code_fingerprint", lambda: "edited-source")
+    with caplog.at_level("INFO"):
+        _run(tiny_root, out)
+    assert "skipped" not in caplog.text
+    assert {json.loads(p.read_text())["code"] for p in out.rglob("manifest.json")} == {"edited-source"}
+
+
 def test_corrupt_frame_is_a_clear_error_and_finished_scenes_stay(tiny_root, first_run, tmp_path, capsys):
     root = tmp_path / "root"
     shutil.copytree(tiny_root, root)

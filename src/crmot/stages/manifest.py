@@ -1,7 +1,10 @@
-"""Manifests: what produced an output, from which inputs. A re-run skips outputs whose manifest matches."""
+"""Manifests: what produced an output, from which inputs. A re-run skips outputs whose manifest matches:
+the same configuration, the same inputs and the same crmot source (an output of older code is redone)."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import platform
 from pathlib import Path
@@ -29,17 +32,32 @@ def versions() -> dict:
             "python": platform.python_version()}
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-1 of crmot's own source files. The version number does not change between releases, and
+    a stage skipped because its manifest matched would otherwise keep yesterday's code's output."""
+    root = Path(crmot.__file__).parent
+    digest = hashlib.sha1()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def is_done(output_dir: Path, key: dict) -> bool:
-    """True when ``output_dir`` holds a manifest written for exactly this ``key`` (config + inputs)."""
+    """True when ``output_dir`` holds a manifest written for exactly this ``key`` (config + inputs)
+    by this crmot source."""
     path = Path(output_dir) / MANIFEST
     if not path.exists():
         return False
     try:
-        return json.loads(path.read_text()).get("key") == json.loads(json.dumps(key))
+        manifest = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False
+    return manifest.get("key") == json.loads(json.dumps(key)) and manifest.get("code") == code_fingerprint()
 
 
 def write_manifest(output_dir: Path, key: dict, **details) -> None:
     """Written last, after every output file: its presence marks the work as finished."""
-    atomic_write_json(Path(output_dir) / MANIFEST, {"key": key, "versions": versions(), **details})
+    atomic_write_json(Path(output_dir) / MANIFEST, {"key": key, "code": code_fingerprint(), "versions": versions(),
+                                                     **details})
