@@ -50,7 +50,7 @@ def measure(size: str, precision: str, compile_model: bool, steps: int, data: Pa
         clips = next(iterator)
         t1 = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = sum(clip_loss(forward(c["images"].to(device), c["views"].to(device), c["sentence"],
+            loss = sum(clip_loss(forward(c["images"].to(device), c["views"].to(device), c["sentences"],
                                          denoise_queries(c["targets"], device)),
                                  c["targets"], LossWeights())["loss"] for c in clips)
         optimizer.zero_grad()

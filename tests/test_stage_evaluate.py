@@ -42,8 +42,8 @@ def test_a_reloaded_checkpoint_predicts_what_the_trained_module_predicts(tiny_ro
     assert info["global_step"] == 2 and info["name"] == trained.name
     clip = ClipDataset(tiny_root, tiny_root, "train", frames=2, stride=100, image_size=128, augment=False)[(0, 0)]
     with torch.no_grad():
-        a = trained(clip["images"], clip["views"], clip["sentence"])
-        b = reloaded(clip["images"], clip["views"], clip["sentence"])
+        a = trained(clip["images"], clip["views"], clip["sentences"])
+        b = reloaded(clip["images"], clip["views"], clip["sentences"])
     assert all(torch.equal(x[k], y[k]) for x, y in zip(a, b) for k in x)
 
 

@@ -43,17 +43,31 @@ def test_view_conditioning_none_has_only_the_heads_and_film_adds_what_the_table_
 def test_twenty_steps_on_one_clip_lower_the_loss(tiny_root):
     torch.manual_seed(0)
     model = ViewSAM("nano", "both", "word", allow_random_init=True)
-    clip = ClipDataset(tiny_root, tiny_root, "train", frames=2, stride=100, image_size=128, augment=False)[(0, 0)]
+    clip = ClipDataset(tiny_root, tiny_root, "train", frames=2, stride=100, image_size=128, augment=False,
+                       expressions=2)[(0, 0)]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     losses = []
     for _ in range(20):
         denoise = denoise_queries(clip["targets"], torch.device("cpu"))
-        loss = clip_loss(model(clip["images"], clip["views"], clip["sentence"], denoise), clip["targets"], LossWeights())["loss"]
+        loss = clip_loss(model(clip["images"], clip["views"], clip["sentences"], denoise), clip["targets"], LossWeights())["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(float(loss))
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_a_clip_carries_its_expression_and_others_of_its_scene_each_with_its_referents(tiny_root):
+    dataset = ClipDataset(tiny_root, tiny_root, "train", frames=2, stride=100, image_size=128, expressions=3)
+    ref = dataset.refs[1]
+    clip = dataset[(0, 1)]
+    _, labels = dataset.scenes[ref.scene]
+    by_name = {e.name: e for e in labels.expressions}
+    assert clip["names"][0] == labels.expressions[ref.expression].name
+    assert len(set(clip["names"])) == len(clip["names"]) == min(3, len(labels.expressions)) > 1
+    for target, view in zip(clip["targets"][0], labels.views):
+        for e, name in enumerate(clip["names"]):
+            assert target["referred"][e].tolist() == [int(i) in by_name[name].ids for i in target["ids"]]
 
 
 def test_bf16_mixed_trains_on_cpu(tiny_root, tmp_path):

@@ -32,8 +32,8 @@ def test_denoising_queries_are_hidden_from_the_matching_queries():
     images, views = torch.randn(2, 2, 3, 128, 128), torch.arange(2)
     boxes = torch.tensor([[[0.3, 0.5, 0.1, 0.3], [0.6, 0.4, 0.1, 0.2]], [[0.5, 0.5, 0.2, 0.4], [0.5, 0.5, 0.1, 0.1]]])
     padding = torch.tensor([[False, False], [False, True]])
-    plain = model(images, views, "a man in a red coat")
-    guided = model(images, views, "a man in a red coat", [Denoise(boxes, padding)] * 2)
+    plain = model(images, views, ["a man in a red coat"])
+    guided = model(images, views, ["a man in a red coat"], [Denoise(boxes, padding)] * 2)
     for a, b in zip(plain, guided):
         for key in ("boxes", "objectness", "refer", "identity", "masks"):
             assert torch.allclose(a[key], b[key], atol=1e-5), key

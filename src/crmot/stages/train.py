@@ -52,7 +52,7 @@ class ViewSAMModule(L.LightningModule):
         print_parameter_table(self.model)
 
     def forward(self, clip: dict) -> list[dict[str, torch.Tensor]]:
-        return self.model(clip["images"].to(self.device), clip["views"].to(self.device), clip["sentence"],
+        return self.model(clip["images"].to(self.device), clip["views"].to(self.device), clip["sentences"],
                           denoise_queries(clip["targets"], self.device))
 
     def clip_losses(self, clips: list[dict]) -> dict[str, torch.Tensor]:
@@ -119,8 +119,8 @@ def denoise_queries(targets: list[list[dict]], device: torch.device) -> list[Den
 
 class ViewSAMData(L.LightningDataModule):
     def __init__(self, root: str = "data/synth", label_root: str = "runs/demo/pseudo", split: str = "train",
-                 clip_frames: int = 2, stride: int = 4, batch_size: int = 1, num_workers: int = 0,
-                 augment: bool = True, seed: int = 0, image_size: int | None = None) -> None:
+                 clip_frames: int = 2, stride: int = 4, expressions_per_clip: int = 1, batch_size: int = 1,
+                 num_workers: int = 0, augment: bool = True, seed: int = 0, image_size: int | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.dataset: ClipDataset | None = None
@@ -128,7 +128,8 @@ class ViewSAMData(L.LightningDataModule):
     def setup(self, stage: str) -> None:
         size = self.hparams.image_size or self.trainer.lightning_module.image_size
         h = self.hparams
-        self.dataset = ClipDataset(h.root, h.label_root, h.split, h.clip_frames, h.stride, size, h.augment, h.seed)
+        self.dataset = ClipDataset(h.root, h.label_root, h.split, h.clip_frames, h.stride, size, h.augment, h.seed,
+                                   h.expressions_per_clip)
         log.info("%d training clips from %s (labels %s)", len(self.dataset), h.root, h.label_root)
 
     def train_dataloader(self) -> ResumableLoader:

@@ -1,4 +1,7 @@
-"""Training samples: short clips (T frames of all V views of one scene) with one expression.
+"""Training samples: short clips (T frames of all V views of one scene) with E of the scene's
+expressions: the clip's own expression and E - 1 others of the same scene, so that the referring head
+sees the same people answer different expressions differently (one expression per clip lets it learn
+who is often referred instead of what the words say).
 
 Images come from the data root, labels from ``label_root`` (stage-2 pseudo labels, or the dataset's
 GT for the ``oracle`` baseline), through the one CRTrack loader. Every random choice of a sample
@@ -37,8 +40,10 @@ class ClipRef:
 
 class ClipDataset(Dataset):
     def __init__(self, root: str | Path, label_root: str | Path, split: str = "train", frames: int = 2,
-                 stride: int = 4, image_size: int = 128, augment: bool = True, seed: int = 0) -> None:
+                 stride: int = 4, image_size: int = 128, augment: bool = True, seed: int = 0,
+                 expressions: int = 1) -> None:
         self.frames, self.image_size, self.augment, self.seed = frames, image_size, augment, seed
+        self.expressions = expressions
         self.scenes: list[tuple[Scene, Scene]] = []
         self.refs: list[ClipRef] = []
         for name in list_scenes(label_root, split):
@@ -65,7 +70,9 @@ class ClipDataset(Dataset):
         ref = self.refs[index]
         rng = np.random.default_rng([self.seed, epoch, index])
         images, labels = self.scenes[ref.scene]
-        expression = labels.expressions[ref.expression]
+        others = np.delete(np.arange(len(labels.expressions)), ref.expression)
+        chosen = [ref.expression, *rng.permutation(others)[: self.expressions - 1].tolist()]
+        expressions = [labels.expressions[e] for e in chosen]
         frames = [min(ref.start + t, labels.num_frames) for t in range(self.frames)]
         clip = torch.zeros(len(labels.views), self.frames, 3, self.image_size, self.image_size)
         targets: list[list[dict]] = [[] for _ in frames]
@@ -78,9 +85,9 @@ class ClipDataset(Dataset):
                 pixels = (pixels * gain).clamp(0, 1)
                 clip[v, t] = normalise(pixels.flip(-1) if flip else pixels)
                 rows = np.flatnonzero(label_view.gt.frames == frame)
-                targets[t].append(self._targets(label_view.gt, rows, masks, crop, flip, expression.ids, rng))
-        return {"images": clip, "views": torch.arange(len(labels.views)), "sentence": expression.sentence,
-                "targets": targets, "name": expression.name}
+                targets[t].append(self._targets(label_view.gt, rows, masks, crop, flip, [e.ids for e in expressions], rng))
+        return {"images": clip, "views": torch.arange(len(labels.views)), "sentences": [e.sentence for e in expressions],
+                "targets": targets, "names": [e.name for e in expressions]}
 
     def _augmentation(self, rng: np.random.Generator, width: int, height: int):
         """Per view, the same for all frames of the clip: crop (scale 0.8-1), flip, colour gain."""
@@ -99,7 +106,8 @@ class ClipDataset(Dataset):
             self._masks[key] = rle.read_jsonl(path, len(label_view.gt)) if path.exists() else None
         return self._masks[key]
 
-    def _targets(self, gt, rows: np.ndarray, masks, crop, flip: bool, referred_ids, rng: np.random.Generator) -> dict:
+    def _targets(self, gt, rows: np.ndarray, masks, crop, flip: bool, referred_ids: list, rng: np.random.Generator) -> dict:
+        """One view's labels at one instant; ``referred`` (E, G): which boxes each expression refers to."""
         x0, y0, x1, y1 = crop
         w, h = x1 - x0, y1 - y0
         boxes = gt.xyxy[rows] - np.array([x0, y0, x0, y0])
@@ -123,7 +131,7 @@ class ClipDataset(Dataset):
                 mask_tensor = mask_tensor.flip(-1)
         ids = gt.ids[rows]
         return {"boxes": torch.from_numpy(cxcywh).float(), "ids": torch.from_numpy(ids).long(),
-                "referred": torch.from_numpy(np.isin(ids, referred_ids)), "masks": mask_tensor,
+                "referred": torch.from_numpy(np.stack([np.isin(ids, r) for r in referred_ids])), "masks": mask_tensor,
                 "noised": torch.from_numpy(noised_boxes(cxcywh, rng)).float()}
 
 

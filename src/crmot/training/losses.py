@@ -58,22 +58,27 @@ def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]], w: LossWeights) -> dict[str, torch.Tensor]:
-    """``outputs[t]`` holds (V, Q, ...) candidates; ``targets[t][v]`` holds boxes (G, 4), ids (G,),
-    referred (G,) and masks (G, h, w) or None. Returns each term and their weighted ``loss``."""
+    """``outputs[t]`` holds (E*V, Q, ...) candidates (expression-major); ``targets[t][v]`` holds boxes
+    (G, 4), ids (G,), referred (E, G) and masks (G, h, w) or None. Returns each term and their
+    weighted ``loss``."""
     device = outputs[0]["boxes"].device
     zero = torch.zeros((), device=device)
     terms = {k: zero for k in ("objectness", "proposal", "l1", "giou", "mask_focal", "dice", "refer", "identity", "denoise")}
     images = matched = known = 0
-    embeddings, identities, instants = [], [], []
+    embeddings, identities = [], []
     for t, out in enumerate(outputs):
-        for v, target in enumerate(targets[t]):
-            boxes, objectness = out["boxes"][v].float(), out["objectness"][v].float()
+        views = len(targets[t])
+        for i in range(len(out["boxes"])):
+            e, v = divmod(i, views)
+            target = targets[t][v]
+            referred = target["referred"][e].to(device)
+            boxes, objectness = out["boxes"][i].float(), out["objectness"][i].float()
             q, g = match(boxes, objectness, target["boxes"], w)
             q, g = q.to(device), g.to(device)
             labels = torch.zeros_like(objectness)
             labels[q] = 1.0
             terms["objectness"] = terms["objectness"] + sigmoid_focal_loss(objectness, labels, reduction="sum")
-            cells = out["token_objectness"][v].float()
+            cells = out["token_objectness"][i].float()
             centres = torch.zeros_like(cells)
             centres[centre_cells(target["boxes"].to(device), square_grid(len(cells)))] = 1.0
             terms["proposal"] = terms["proposal"] + sigmoid_focal_loss(cells, centres, reduction="sum")
@@ -81,10 +86,9 @@ def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]],
             if "denoise" in out and len(target["boxes"]):
                 count = len(target["boxes"])
                 terms["denoise"] = terms["denoise"] + denoise_loss(
-                    {k: x[v, :count] for k, x in out["denoise"].items()}, target, w)
-                embeddings.append(out["denoise"]["identity"][v, :count].float())
+                    {k: x[i, :count] for k, x in out["denoise"].items()}, target["boxes"], referred, w)
+                embeddings.append(out["denoise"]["identity"][i, :count].float())
                 identities.append(target["ids"].to(device))
-                instants.append(torch.full((count,), t, device=device))
                 known += count
             if not len(q):
                 continue
@@ -94,15 +98,14 @@ def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]],
             terms["giou"] = terms["giou"] + (1 - torch.diag(generalized_box_iou(
                 box_cxcywh_to_xyxy(boxes[q]), box_cxcywh_to_xyxy(gt_boxes)))).sum()
             terms["refer"] = terms["refer"] + F.binary_cross_entropy_with_logits(
-                out["refer"][v][q].float(), target["referred"].to(device)[g].float(), reduction="sum")
+                out["refer"][i][q].float(), referred[g].float(), reduction="sum")
             if target["masks"] is not None:
-                logits = out["masks"][v][q].float()
+                logits = out["masks"][i][q].float()
                 gt_masks = target["masks"].to(device)[g].float()
                 terms["mask_focal"] = terms["mask_focal"] + sigmoid_focal_loss(logits, gt_masks, reduction="mean") * len(q)
                 terms["dice"] = terms["dice"] + dice_loss(logits, gt_masks) * len(q)
-            embeddings.append(out["identity"][v][q].float())
+            embeddings.append(out["identity"][i][q].float())
             identities.append(target["ids"].to(device)[g])
-            instants.append(torch.full((len(q),), t, device=device))
     norm = max(matched, 1)
     divisor = {"objectness": max(images, 1), "proposal": max(images, 1), "denoise": max(known, 1)}
     terms = {k: v / divisor.get(k, norm) for k, v in terms.items()}
@@ -112,12 +115,13 @@ def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]],
     return terms
 
 
-def denoise_loss(known: dict[str, torch.Tensor], target: dict, w: LossWeights) -> torch.Tensor:
+def denoise_loss(known: dict[str, torch.Tensor], gt_boxes: torch.Tensor, referred: torch.Tensor, w: LossWeights
+                 ) -> torch.Tensor:
     """Summed box and referring loss of one view's denoising queries against their own labels."""
-    boxes, device = known["boxes"].float(), known["boxes"].device
-    gt_boxes = target["boxes"].to(device)
+    boxes = known["boxes"].float()
+    gt_boxes = gt_boxes.to(boxes.device)
     giou = torch.diag(generalized_box_iou(box_cxcywh_to_xyxy(boxes), box_cxcywh_to_xyxy(gt_boxes)))
-    refer = F.binary_cross_entropy_with_logits(known["refer"].float(), target["referred"].to(device).float(), reduction="sum")
+    refer = F.binary_cross_entropy_with_logits(known["refer"].float(), referred.float(), reduction="sum")
     return w.l1 * F.l1_loss(boxes, gt_boxes, reduction="sum") + w.giou * (1 - giou).sum() + w.refer * refer
 
 

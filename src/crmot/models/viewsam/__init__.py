@@ -157,14 +157,15 @@ class ViewSAM(nn.Module):
         return out.permute(1, 2, 0).view(b, c, h, w)
 
     # ------------------------------------------------------------------ forward
-    def forward(self, images: torch.Tensor, views: torch.Tensor, sentence: str,
+    def forward(self, images: torch.Tensor, views: torch.Tensor, sentences: list[str],
                 denoise: list[Denoise] | None = None) -> list[dict[str, torch.Tensor]]:
         """``images`` (V, T, 3, S, S) of one clip (T frames of V views), ``views`` (V,) camera indices,
-        one expression. Returns T dicts of candidates for the V views at that instant: boxes
-        (V, Q, 4), objectness, refer (V, Q), identity (V, Q, 128), masks (V, Q, 4s, 4s); after the
-        first instant, with SAM2 memory of the previous frame (and, in eval, drift recalibration).
-        Training passes ``denoise`` queries for each instant; their heads come back under "denoise"."""
-        outputs, _ = self.decode(self.encode(images, views), [sentence], denoise=denoise)
+        E expressions. Returns T dicts of candidates for the E x V (expression-major) pairs at that
+        instant: boxes (E*V, Q, 4), objectness, refer (E*V, Q), identity (E*V, Q, 128), masks
+        (E*V, Q, 4s, 4s); after the first instant, with SAM2 memory of the previous frame (and, in
+        eval, drift recalibration). Training passes ``denoise`` queries (V views) for each instant;
+        their heads come back under "denoise"."""
+        outputs, _ = self.decode(self.encode(images, views), list(sentences), denoise=denoise)
         return outputs
 
     def encode(self, images: torch.Tensor, views: torch.Tensor) -> Encoded:
