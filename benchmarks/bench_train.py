@@ -25,8 +25,7 @@ from machine import machine  # noqa: E402
 from crmot.data.synthetic import generate, load_preset  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.models.viewsam import ViewSAM  # noqa: E402
-from crmot.stages.train import denoise_queries  # noqa: E402
-from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader  # noqa: E402
+from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader, denoise_queries  # noqa: E402
 from crmot.training.losses import LossWeights, clip_loss  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train.json"

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from crmot.models.viewsam import ViewSAM
-from crmot.stages.train import denoise_queries, main as train
-from crmot.training.clips import ClipDataset
+from crmot.stages.train import main as train
+from crmot.training.clips import ClipDataset, denoise_queries
 from crmot.training.losses import LossWeights, clip_loss
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,9 +25,8 @@ from rich.table import Table
 
 from crmot.models.viewsam import ViewSAM
 from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
-from crmot.models.viewsam.heads import Denoise
 from crmot.stages.launch import run_stage
-from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader
+from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader, denoise_queries
 from crmot.training.losses import LossWeights, clip_loss
 
 log = logging.getLogger(__name__)
@@ -99,22 +98,6 @@ class ViewSAMModule(L.LightningModule):
                    f"this ViewSAM configuration ({self.model.name}, view_conditioning={self.hparams.view_conditioning})")
         frozen = {k: v for k, v in self.state_dict().items() if k not in expected}
         checkpoint["state_dict"] = {**frozen, **checkpoint["state_dict"]}
-
-
-def denoise_queries(targets: list[list[dict]], device: torch.device) -> list[Denoise] | None:
-    """Each instant's noised label boxes, padded across views to one length (None without labels)."""
-    longest = max(len(view["noised"]) for instant in targets for view in instant)
-    if not longest:
-        return None
-    queries = []
-    for instant in targets:
-        boxes = torch.full((len(instant), longest, 4), 0.5)
-        padding = torch.ones(len(instant), longest, dtype=torch.bool)
-        for v, view in enumerate(instant):
-            boxes[v, : len(view["noised"])] = view["noised"]
-            padding[v, : len(view["noised"])] = False
-        queries.append(Denoise(boxes.to(device), padding.to(device)))
-    return queries
 
 
 class ViewSAMData(L.LightningDataModule):

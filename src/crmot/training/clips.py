@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from crmot.data import masks as rle
 from crmot.data.crtrack import CRTrackFormatError, Scene, list_scenes, load_scene
 from crmot.data.frames import read_frame
+from crmot.models.viewsam.heads import Denoise
 from crmot.models.viewsam.inputs import normalise, to_pixels
 
 #: A label box cut by an augmentation crop is kept if this share of it remains.
@@ -142,6 +143,22 @@ def noised_boxes(cxcywh: np.ndarray, rng: np.random.Generator, scale: float = BO
     shift = rng.uniform(-scale / 2, scale / 2, size.shape) * size
     resize = 1 + rng.uniform(-scale, scale, size.shape)
     return np.clip(np.column_stack([cxcywh[:, :2] + shift, size * resize]), 1e-3, 1.0)
+
+
+def denoise_queries(targets: list[list[dict]], device: torch.device) -> list[Denoise] | None:
+    """Each instant's noised label boxes, padded across views to one length (None without labels)."""
+    longest = max(len(view["noised"]) for instant in targets for view in instant)
+    if not longest:
+        return None
+    queries = []
+    for instant in targets:
+        boxes = torch.full((len(instant), longest, 4), 0.5)
+        padding = torch.ones(len(instant), longest, dtype=torch.bool)
+        for v, view in enumerate(instant):
+            boxes[v, : len(view["noised"])] = view["noised"]
+            padding[v, : len(view["noised"])] = False
+        queries.append(Denoise(boxes.to(device), padding.to(device)))
+    return queries
 
 
 class ClipSampler(Sampler):

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crmot.models.viewsam.boxes import box_cxcywh_to_xyxy
 from crmot.models.viewsam.appearance import BoxAppearance
+from crmot.models.viewsam.boxes import box_cxcywh_to_xyxy
 
 IDENTITY_DIM = 128
 
@@ -102,6 +102,7 @@ class CandidateDecoder(nn.Module):
 
     def heads(self, out: torch.Tensor, reference: torch.Tensor, detail: list[torch.Tensor], sentence: torch.Tensor
               ) -> dict[str, torch.Tensor]:
+        """Box (an offset from the reference), objectness, referring and identity of decoded queries."""
         boxes = (reference + self.box(out)).sigmoid()
         seen = out + self.appearance(detail, box_cxcywh_to_xyxy(boxes).clamp(0, 1))
         refer = (self.refer(seen) * sentence[:, None]).sum(-1) / out.shape[-1] ** 0.5 + self.refer_bias
