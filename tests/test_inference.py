@@ -6,7 +6,7 @@ import numpy as np
 
 from crmot.data import masks as rle
 from crmot.inference.candidates import ViewCandidates
-from crmot.inference.fusion import FusionConfig, fuse
+from crmot.inference.fusion import FusionConfig, fuse, track_view
 
 SIZE = (64, 48)
 
@@ -66,3 +66,15 @@ def test_when_nothing_clears_the_threshold_the_most_referred_identity_answers():
 def test_no_candidates_give_empty_answers_in_every_view():
     answers = fuse({1: ViewCandidates(), 2: ViewCandidates()}, {1: SIZE, 2: SIZE}, FusionConfig())
     assert all(len(a.tracks) == 0 and a.masks == [] for a in answers.values())
+
+
+def test_view_tracks_follow_the_identity_embeddings_where_motion_alone_swaps_two_objects():
+    """Two objects meet, pause side by side and walk back (the tracker test's case), with ViewSAM's
+    identity embeddings as their appearance."""
+    xs = [(0, 30), (4, 26), (8, 22), (12, 18), (14, 16), (14, 16), (14, 16), (12, 18), (8, 22), (4, 26), (0, 30)]
+    frames = np.repeat(np.arange(1, len(xs) + 1), 2)
+    boxes = np.array([[x, 0, 10, 30] for pair in xs for x in pair], float)
+    identity = np.tile(np.stack([A, B]) / np.linalg.norm(A), (len(xs), 1)).astype(np.float32)
+    tracklets = track_view({"frames": frames, "boxes": boxes, "identity": identity}, FusionConfig())
+    assert len(tracklets) == 2
+    assert sorted((rows % 2).tolist() for rows in tracklets) == [[0] * len(xs), [1] * len(xs)]

@@ -1,6 +1,7 @@
 """From ViewSAM candidates to the answer of one expression: tracks with one id across views.
 
-1. Per view, candidates are linked over time by the stage-1 tracker (Kalman + Hungarian IoU).
+1. Per view, candidates are linked over time by the stage-1 tracker (Kalman + Hungarian IoU, with the
+   candidates' identity embeddings as appearance, so that two objects crossing keep their tracks).
 2. Each view tracklet gets a prototype, the mean of its identity embeddings (the tracking head is
    trained so that one object agrees with itself over time and across views); tracklets become
    cross-view identities by the constrained clustering of stage 2 (never two tracklets of one view
@@ -52,7 +53,8 @@ def track_view(candidates: dict[str, np.ndarray], config: FusionConfig) -> list[
     track = np.zeros(len(frames), np.int64)
     for frame in np.unique(frames):
         rows = np.flatnonzero(frames == frame).tolist()
-        for row, tid in tracker.step(candidates["boxes"][rows], rows).owners(rows).items():
+        step = tracker.step(candidates["boxes"][rows], rows, candidates["identity"][rows].astype(np.float64))
+        for row, tid in step.owners(rows).items():
             track[row] = tid
     return [np.flatnonzero(track == tid) for tid in np.unique(track[track > 0])]
 
