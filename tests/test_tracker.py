@@ -163,6 +163,27 @@ def test_a_person_whose_coat_matches_the_ground_gets_their_upper_body():
     assert abs(fy - y) <= 1 and fy + fh == y + h and abs(fx + fw / 2 - (x + w / 2)) <= 1
 
 
+def test_a_head_above_legs_with_a_coat_the_colour_of_the_ground_is_one_person():
+    """Plaza1_View2 of the demo world: the coat and the top of the trousers match the ground, so
+    the person shows as a head and, well below it, a pair of legs; each alone is too short for a
+    person standing there (the legs are a third of one), together they are that person."""
+    background = np.full((120, 80, 3), 120, np.int16)
+    frame = background.astype(np.uint8).copy()
+    person = np.zeros((120, 80), bool)
+    x, y, w, h = _stand(person, 100, 40)  # 30 px tall
+    head, legs = person.copy(), person.copy()
+    head[y + 5:] = False  # 5 rows of head
+    legs[: 100 - 10] = False  # 10 rows of legs
+    frame[head] = (230, 180, 150)
+    frame[legs] = (40, 40, 160)
+    (found,) = ClassicalBackend().detect(frame[None], background, LINE)[0]
+    assert np.allclose(found.box, [x, y, w, h], atol=1), (found.box, (x, y, w, h))
+    assert rle.decode(found.mask)[y + 10, x + w // 2]  # the coat between them is part of the mask
+    head_only = frame.copy()
+    head_only[legs] = 120  # a head-sized blob alone is no one
+    assert ClassicalBackend().detect(head_only[None], background, LINE)[0] == []
+
+
 def _quality(root, splits=("train", "test")) -> dict[str, dict]:
     backend, items = ClassicalBackend(), {}
     for split in splits:

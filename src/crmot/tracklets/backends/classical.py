@@ -174,6 +174,8 @@ class ClassicalBackend(SegmentationBackend):
         cfg = self.config
         out: list[list] = [[] for _ in range(len(frames))]
         height, width = frames.shape[1:3]
+        if perspective is not None:
+            blobs = _join_stacked(list(blobs), perspective, cfg)
         for t, y0, x0, blob in blobs:
             cut_by_border = y0 == 0 or y0 + blob.shape[0] >= height
             local = None if cut_by_border else perspective
@@ -367,6 +369,34 @@ class ClassicalBackend(SegmentationBackend):
         for a, b in zip(cuts[:-1], cuts[1:]):
             if b > a:
                 yield blob[:, a:b], a
+
+
+def _join_stacked(blobs: list, perspective: "Perspective", cfg: ClassicalConfig) -> list:
+    """A head alone above a pair of legs, with nothing between them but the ground's colour, is one
+    person in a coat the colour of the ground: each fragment is too short to be a person, together
+    they are one standing there. Such a pair becomes one blob, the coat between them filled in."""
+    boxes = [(t, y0, x0, y0 + b.shape[0], x0 + b.shape[1]) for t, y0, x0, b in blobs]
+    joined: dict[int, int] = {}  # index of the legs -> index of the head
+    for low, (t, top, left, bottom, right) in enumerate(boxes):
+        tall = perspective.height(bottom)
+        if bottom - top >= cfg.min_relative_height * tall or right - left > cfg.person_aspect * tall * 1.5:
+            continue
+        heads = [(top - b[3], high) for high, b in enumerate(boxes)
+                 if b[0] == t and high not in joined.values() and 0 <= top - b[3] <= 0.5 * tall
+                 and b[3] - b[1] <= 0.35 * tall and left - 0.1 * tall <= (b[2] + b[4]) / 2 <= right + 0.1 * tall
+                 and 0.75 * tall <= bottom - b[1] <= 1.2 * tall]
+        if heads:
+            joined[low] = min(heads)[1]
+    out = [blob for k, blob in enumerate(blobs) if k not in joined and k not in joined.values()]
+    for low, high in joined.items():
+        (t, top, left, bottom, right), (_, head_top, head_left, head_bottom, head_right) = boxes[low], boxes[high]
+        x0, x1 = min(left, head_left), max(right, head_right)
+        person = np.zeros((bottom - head_top, x1 - x0), bool)
+        person[head_bottom - head_top: top - head_top, left - x0: right - x0] = True  # the coat
+        person[top - head_top:, left - x0: right - x0] |= blobs[low][3]
+        person[: head_bottom - head_top, head_left - x0: head_right - x0] |= blobs[high][3]
+        out.append((t, head_top, x0, person))
+    return out
 
 
 @dataclass(frozen=True)
