@@ -379,10 +379,11 @@ def _join_stacked(blobs: list, perspective: "Perspective", cfg: ClassicalConfig)
     joined: dict[int, int] = {}  # index of the legs -> index of the head
     for low, (t, top, left, bottom, right) in enumerate(boxes):
         tall = perspective.height(bottom)
-        if bottom - top >= cfg.min_relative_height * tall or right - left > cfg.person_aspect * tall * 1.5:
+        if (bottom - top >= cfg.min_relative_height * tall or right - left > cfg.person_aspect * tall * 1.5
+                or low in joined.values()):
             continue
         heads = [(top - b[3], high) for high, b in enumerate(boxes)
-                 if b[0] == t and high not in joined.values() and 0 <= top - b[3] <= 0.5 * tall
+                 if b[0] == t and high not in joined and high not in joined.values() and 0 <= top - b[3] <= 0.5 * tall
                  and b[3] - b[1] <= 0.35 * tall and left - 0.1 * tall <= (b[2] + b[4]) / 2 <= right + 0.1 * tall
                  and 0.75 * tall <= bottom - b[1] <= 1.2 * tall]
         if heads:
