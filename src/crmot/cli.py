@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--data", type=Path, default=Path("data/synth"))
     demo.add_argument("--run", type=Path, default=Path("runs/demo"))
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--train-steps", type=int, default=None, help="ViewSAM nano training steps (default: 600, about 4 min)")
+    demo.add_argument("--train-steps", type=int, default=None, help="ViewSAM nano training steps (default: 600, 4-6.5 min)")
     demo.set_defaults(func=_demo)
     return parser
 

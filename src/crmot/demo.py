@@ -24,7 +24,7 @@ from crmot.stages.tracklets import main as tracklets_main
 from crmot.stages.train import main as train_main
 
 DEMO_PRESET = "demo"
-#: ViewSAM nano training steps of the demo: about four minutes on 2 CPU cores.
+#: ViewSAM nano training steps of the demo: 4-6.5 minutes on 2 CPU cores.
 DEMO_TRAIN_STEPS = 600
 
 
