@@ -12,6 +12,7 @@ tracklets. Masks are the blobs' foreground pixels.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -125,9 +126,9 @@ class ClassicalBackend(SegmentationBackend):
         x, y, w, h = box
         chosen, most = None, 0
         for _, y0, x0, blob in blobs:
-            inside = blob[max(int(y) - y0, 0):max(int(y + h) - y0, 0), max(int(x) - x0, 0):max(int(x + w) - x0, 0)]
-            if inside.sum() > most:
-                chosen, most = (y0, x0, self._core(blob)), int(inside.sum())
+            inside = int(blob[max(int(y) - y0, 0):max(int(y + h) - y0, 0), max(int(x) - x0, 0):max(int(x + w) - x0, 0)].sum())
+            if inside > most:
+                chosen, most = (y0, x0, self._core(blob)), inside
         if chosen is None:
             return None
         y0, x0, blob = chosen
@@ -376,19 +377,24 @@ def _join_stacked(blobs: list, perspective: "Perspective", cfg: ClassicalConfig)
     person in a coat the colour of the ground: each fragment is too short to be a person, together
     they are one standing there. Such a pair becomes one blob, the coat between them filled in."""
     boxes = [(t, y0, x0, y0 + b.shape[0], x0 + b.shape[1]) for t, y0, x0, b in blobs]
+    in_frame: dict[int, list[int]] = defaultdict(list)
+    for k, box in enumerate(boxes):
+        in_frame[box[0]].append(k)
     joined: dict[int, int] = {}  # index of the legs -> index of the head
+    used: set[int] = set()  # each fragment joins at most once, as legs or as a head
     for low, (t, top, left, bottom, right) in enumerate(boxes):
         tall = perspective.height(bottom)
-        if (bottom - top >= cfg.min_relative_height * tall or right - left > cfg.person_aspect * tall * 1.5
-                or low in joined.values()):
+        if (low in used or bottom - top >= cfg.min_relative_height * tall
+                or right - left > cfg.person_aspect * tall * 1.5):
             continue
-        heads = [(top - b[3], high) for high, b in enumerate(boxes)
-                 if b[0] == t and high not in joined and high not in joined.values() and 0 <= top - b[3] <= 0.5 * tall
-                 and b[3] - b[1] <= 0.35 * tall and left - 0.1 * tall <= (b[2] + b[4]) / 2 <= right + 0.1 * tall
+        heads = [(top - b[3], high) for high, b in ((k, boxes[k]) for k in in_frame[t]) if high not in used
+                 and 0 <= top - b[3] <= 0.5 * tall and b[3] - b[1] <= 0.35 * tall
+                 and left - 0.1 * tall <= (b[2] + b[4]) / 2 <= right + 0.1 * tall
                  and 0.75 * tall <= bottom - b[1] <= 1.2 * tall]
         if heads:
             joined[low] = min(heads)[1]
-    out = [blob for k, blob in enumerate(blobs) if k not in joined and k not in joined.values()]
+            used.update((low, joined[low]))
+    out = [blob for k, blob in enumerate(blobs) if k not in used]
     for low, high in joined.items():
         (t, top, left, bottom, right), (_, head_top, head_left, head_bottom, head_right) = boxes[low], boxes[high]
         x0, x1 = min(left, head_left), max(right, head_right)
