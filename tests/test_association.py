@@ -16,7 +16,8 @@ from crmot.association.describe import AttributeDescriber, Description
 from crmot.association.geometry import apply_homography, fit_homography
 from crmot.association.labels import pseudo_expressions
 from crmot.association.matcher import ExpressionMatcher
-from crmot.association.pipeline import AssociationConfig, Holder, _give_up_pixels, _tracklet_from_rows, associate_scene
+from crmot.association.pipeline import (AssociationConfig, Holder, _bridge_gaps, _give_up_pixels, _tracklet_from_rows,
+                                       associate_scene)
 from crmot.association.records import Tracklet
 from crmot.constants import COLOURS
 from crmot.data import masks as rle
@@ -25,6 +26,7 @@ from crmot.data.synthetic import generate
 from crmot.data.synthetic.config import WorldConfig
 from crmot.metrics.clear import match_boxes
 from crmot.tracklets.backends.classical import ClassicalBackend
+from crmot.tracklets.tracker import iou_matrix
 from crmot.tracklets.types import Tracklets
 
 
@@ -107,6 +109,39 @@ def test_reprompting_recovers_a_view_where_stage1_missed_a_person(world):
     assert recovered(2) >= 0.5 * len(missing)
 
 
+def test_a_short_gap_in_a_view_is_bridged_by_reprompting(world):
+    """Two frames lost in one view (shorter than ``min_span``): the view's own rows either side say
+    where to look, without calibration, and the person is found there."""
+    stage1 = gt_as_stage1(world)
+    t = stage1[1]
+    pid = np.bincount(t.tracks.ids).argmax()
+    rows = np.flatnonzero(t.tracks.ids == pid)
+    lost = rows[len(rows) // 2:len(rows) // 2 + 2]
+    keep = np.setdiff1d(np.arange(len(t.tracks)), lost)
+    stage1[1] = Tracklets(t.tracks.select(keep), [t.masks[i] for i in keep])
+    result = associate_scene(world, stage1, ColourEmbedder(), ClassicalBackend(), AttributeDescriber(),
+                             AssociationConfig(reprompt_rounds=1, use_calibration=False))
+    label = next(lab for tr, lab in zip(result.tracklets, result.labels) if tr.view == 1 and tr.tid == pid)
+    found = [tr for tr, lab in zip(result.tracklets, result.labels)
+             if tr.view == 1 and tr.source == "reprompt" and lab == label]
+    frames = np.concatenate([tr.frames for tr in found]) if found else np.zeros(0, np.int64)
+    boxes = np.vstack([tr.boxes for tr in found]) if found else np.zeros((0, 4))
+    truth = t.tracks.select(np.isin(np.arange(len(t.tracks)), lost))
+    for frame, box in zip(truth.frames.tolist(), truth.boxes):
+        assert frame in frames.tolist(), f"frame {frame} not recovered"
+        iou = iou_matrix(boxes[frames == frame], box[None]).max()
+        assert iou >= 0.5, (frame, iou)
+
+
+def test_gaps_are_bridged_linearly_and_only_between_rows():
+    own = Tracklet(1, 1, np.array([10, 13, 30]), np.array([[0, 0, 10, 30], [30, 0, 10, 30], [0, 0, 9, 9]], float),
+                   np.ones(3), [{}] * 3)
+    boxes = _bridge_gaps([own], [5, 11, 12, 20, 31], max_gap=3)
+    assert sorted(boxes) == [11, 12]  # 5 and 31 have a row on one side only; 20 is in a gap of 16
+    np.testing.assert_allclose(boxes[11], [10, 0, 10, 30])
+    np.testing.assert_allclose(boxes[12], [20, 0, 10, 30])
+
+
 # --------------------------------------------------------------------------- inputs stage 2 cannot use
 def test_scene_without_detections_gets_no_identities_and_a_warning(world, caplog):
     empty = {v.index: Tracklets.empty() for v in world.views}
@@ -163,6 +198,16 @@ def test_pseudo_expressions_refer_only_to_identities_they_fit():
     assert expressions["A man wearing black trousers"] == {1, 3}
     assert expressions["A man wearing a red coat and black trousers"] == {1}
     assert all(ids <= set(descriptions) for ids in expressions.values())
+
+
+def test_an_identity_described_by_nothing_gives_no_expression_for_everyone():
+    """A person too small or too cut to name a colour is "A man": that sentence fits everyone."""
+    unnamed = AttributeDescriber().describe([])
+    assert unnamed.sentence == "A man"
+    descriptions = {1: _description("red", "black"), 2: unnamed}
+    expressions = {e.sentence: set(e.ids) for e in pseudo_expressions("S", descriptions)}
+    assert "A man" not in expressions and all("None" not in s for s in expressions)
+    assert expressions["A man wearing a red coat"] == {1}
 
 
 def test_matcher_takes_paraphrases_with_and_without_the_sentence_encoder():

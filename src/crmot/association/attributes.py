@@ -72,7 +72,9 @@ def sentence(coat: tuple[str, ...], trousers: str | None, shoes: str | None = No
         return f"A man wearing a {coat_words(coat)} coat and {trousers} trousers"
     if coat:
         return f"A man wearing a {coat_words(coat)} coat"
-    return f"A man wearing {trousers} trousers"
+    if trousers:
+        return f"A man wearing {trousers} trousers"
+    return "A man"  # nothing seen well enough to name
 
 
 def phrases(coat: tuple[str, ...], trousers: str, shoes: str | None, headwear: str | None) -> list[str]:

@@ -67,7 +67,7 @@ class AttributeDescriber(Describer):
 
     def describe(self, crops: list[Crop]) -> Description:
         if not crops:
-            return Description("A man", {})
+            return Description(attrs.sentence((), None), {})
         probabilities, named = {}, {}
         for part in ("coat", "trousers", "shoes"):
             found = [(name_probabilities(srgb_to_lab(px)).mean(0), c.weight) for c in crops

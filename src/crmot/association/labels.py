@@ -51,11 +51,14 @@ def view_rows(result: SceneAssociation, view: int) -> tuple[Tracks, list[dict]]:
 
 
 def pseudo_expressions(scene: str, descriptions: dict[int, Description]) -> list[Expression]:
-    """Every description and sub-phrase, mapped to each identity whose named attributes fit it."""
+    """Every description and sub-phrase, mapped to each identity whose named attributes fit it. A
+    sentence that names nothing ("A man") would refer to everyone and teaches no referring: left out."""
     sentences = list(dict.fromkeys(p for d in descriptions.values() for p in d.phrases))
     out = []
     for text in sentences:
         constraints = attrs.parse(text)
+        if not constraints.colours:
+            continue
         ids = tuple(i for i, d in sorted(descriptions.items()) if constraints.fits(d.named))
         if ids:
             out.append(Expression(scene=scene, sentence=text, ids=ids))

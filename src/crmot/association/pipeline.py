@@ -41,7 +41,8 @@ class AssociationConfig:
     reprompt_rounds: int = 2  # 0 disables re-prompting
     accept_threshold: float = 0.85  # similarity a recovered tracklet needs to its identity's prototype
     drop_threshold: float = 0.7  # members less similar than this to the rest of their identity leave it
-    min_span: int = 3  # frames: shorter recoveries are not worth a tracklet
+    min_span: int = 3  # frames: shorter recoveries are not worth a tracklet, unless they bridge a gap
+    max_gap: int = 3  # frames: a view that loses an identity this briefly is asked for it in between
     use_calibration: bool = True  # ground-plane geometry from calibration/<Scene>.json when present
     gain_frames: int = 16  # frames sampled to estimate a view's colour cast
     affinity: AffinityConfig = field(default_factory=AffinityConfig)
@@ -214,7 +215,7 @@ def reprompt(tracklets: list[Tracklet], labels: np.ndarray, prototypes: np.ndarr
     """Look for each identity in the views that miss it while others see it; keep what looks like it.
     Where what is kept was merged into a neighbour's mask (one blob for two people), the neighbour
     gives those pixels up: ``tracklets`` are trimmed in place."""
-    if plane is None or segmenter is None:
+    if segmenter is None:
         return [], 0
     lengths = np.array([len(t) for t in tracklets], np.float32)
     identity_vectors = identity_prototypes(labels, prototypes, lengths)
@@ -224,40 +225,46 @@ def reprompt(tracklets: list[Tracklet], labels: np.ndarray, prototypes: np.ndarr
         next_tid[t.view] = max(next_tid[t.view], t.tid)
         for row, (f, box) in enumerate(zip(t.frames.tolist(), t.boxes)):
             held[(t.view, f)].append(Holder(int(labels[i]), box, i, row))
-    proposals: list[tuple[Tracklet, int]] = []
+    proposals: list[tuple[Tracklet, int, bool]] = []  # recovery, identity, bridges a gap
     for label in np.unique(labels).tolist():
         members = [tracklets[i] for i in np.flatnonzero(labels == label)]
         positions: dict[int, list[np.ndarray]] = defaultdict(list)
         for t in members:
-            if plane.covers(t.view):
+            if plane is not None and plane.covers(t.view):
                 for f, p in zip(t.frames.tolist(), plane.feet_to_plane(t.view, t.feet)):
                     positions[f].append(p)
         for view in ctx.views:
-            if not plane.covers(view):
-                continue
-            seen = set().union(*[set(t.frames.tolist()) for t in members if t.view == view])
-            frames = sorted(f for f in positions if f not in seen and
-                            any(t.view != view and f in t.frames for t in members))
-            if len(frames) < config.min_span:
-                continue
-            points = np.stack([np.mean(positions[f], axis=0) for f in frames])
-            boxes = plane.boxes_from_plane(view, points)
-            regions = {f: b for f, b in zip(frames, boxes) if _visible(b, ctx.sizes[view])}
+            own = [t for t in members if t.view == view]
+            seen = set().union(*[set(t.frames.tolist()) for t in own])
+            elsewhere = set().union(*[set(t.frames.tolist()) for t in members if t.view != view])
+            missing = sorted(elsewhere - seen)
+            regions = {}
+            if plane is not None and plane.covers(view) and len(missing) >= config.min_span:
+                regions = _projected(plane, view, {f: positions[f] for f in missing if f in positions}, ctx.sizes[view])
+            bridged = _bridge_gaps(own, missing, config.max_gap)
+            regions.update(bridged)  # the view's own boxes either side place it better than the plane
             for span in _spans(sorted(regions)):
-                if len(span) < config.min_span:
+                needed = 1 if all(f in bridged for f in span) else config.min_span
+                if len(span) < needed:
                     continue
                 others = {f: [h for h in held[(view, f)] if h.label != label] for f in span}
                 rows = segmenter.segment_regions(ctx.video(view), {f: regions[f] for f in span},
                                                  {f: [h.box for h in others[f]] for f in span})
                 found = _tracklet_from_rows(view, next_tid[view] + 1, rows, regions, others, tracklets)
-                if found is not None and len(found) >= config.min_span:
+                if found is not None:
+                    found = _fit_to_boxes(found, bridged)
+                if found is not None and len(found) >= needed:
                     next_tid[view] += 1
-                    proposals.append((found, label))
+                    proposals.append((found, label, needed == 1))
     if not proposals:
         return [], 0
     vectors = tracklet_prototypes([p[0] for p in proposals], ctx, embedder, config.crops_per_tracklet)
-    accepted = [(t, label, v) for (t, label), v in zip(proposals, vectors)
-                if float(v @ identity_vectors[label]) >= config.accept_threshold]
+    if vectors.shape[1] != prototypes.shape[1]:  # no proposal had a crop large enough to embed
+        return [], len(proposals)
+    # One that bridges a gap is placed by the view's own track either side, and what a neighbour's blob
+    # leaves of it looks less like the person: it needs no more than a member needs to stay a member.
+    accepted = [(t, label, v) for (t, label, bridges), v in zip(proposals, vectors)
+                if float(v @ identity_vectors[label]) >= (config.drop_threshold if bridges else config.accept_threshold)]
     for t, label, _ in accepted:
         neighbours = [h for f in t.frames.tolist() for h in held[(t.view, f)] if h.label != label]
         _give_up_pixels(t, neighbours, tracklets)
@@ -295,12 +302,60 @@ def number_by_appearance(tracklets: list[Tracklet], labels: np.ndarray) -> np.nd
     return np.array([rank[label] for label in labels.tolist()], np.int64)
 
 
-def _visible(box: np.ndarray, size: tuple[int, int]) -> bool:
-    """At least half of the box inside the image, and a person of at least 8 pixels."""
+def _projected(plane: GroundPlane, view: int, positions: dict[int, list[np.ndarray]],
+               size: tuple[int, int]) -> dict[int, np.ndarray]:
+    """Where ``view`` should see a person standing at the mean of each frame's plane ``positions``:
+    the boxes at least half inside the image and at least 8 pixels tall."""
+    if not positions:
+        return {}
+    frames = sorted(positions)
+    boxes = plane.boxes_from_plane(view, np.stack([np.mean(positions[f], axis=0) for f in frames]))
     height, width = size
-    x, y, w, h = box
-    inside = max(min(x + w, width) - max(x, 0), 0) * max(min(y + h, height) - max(y, 0), 0)
-    return h >= 8 and inside >= 0.5 * w * h
+    x, y, w, h = boxes.T
+    inside = (np.clip(x + w, 0, width) - np.clip(x, 0, width)) * (np.clip(y + h, 0, height) - np.clip(y, 0, height))
+    visible = (h >= 8) & (inside >= 0.5 * w * h)
+    return {f: b for f, b, v in zip(frames, boxes, visible) if v}
+
+
+def _bridge_gaps(own: list[Tracklet], missing: list[int], max_gap: int) -> dict[int, np.ndarray]:
+    """Boxes for the ``missing`` frames that lie in a gap of at most ``max_gap`` frames between two
+    of the view's own rows of the identity: linear between the boxes either side."""
+    if not own or not missing:
+        return {}
+    frames = np.concatenate([t.frames for t in own])
+    order = np.argsort(frames, kind="stable")
+    frames, boxes = frames[order], np.concatenate([t.boxes for t in own])[order]
+    missing = np.asarray(missing)
+    after = np.searchsorted(frames, missing)
+    inside = (after > 0) & (after < len(frames))
+    missing, after = missing[inside], after[inside]
+    short = frames[after] - frames[after - 1] - 1 <= max_gap
+    missing, after = missing[short], after[short]
+    share = ((missing - frames[after - 1]) / (frames[after] - frames[after - 1]))[:, None]
+    boxes = boxes[after - 1] * (1 - share) + boxes[after] * share
+    return dict(zip(missing.tolist(), boxes))
+
+
+def _fit_to_boxes(found: Tracklet, bridged: dict[int, np.ndarray]) -> Tracklet | None:
+    """Rows that bridge a gap take the box between the track's rows either side, and the pixels of
+    their mask inside it: a split merged blob outlines a person less well than their own track does."""
+    rows, boxes, masks = [], [], []
+    for row, f in enumerate(found.frames.tolist()):
+        box, mask = found.boxes[row], found.masks[row]
+        if f in bridged:
+            pixels = rle.decode(mask)
+            x, y, w, h = np.round(bridged[f]).astype(int)
+            inside = np.zeros_like(pixels)
+            inside[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)] = True
+            if not (pixels & inside).any():
+                continue
+            box, mask = bridged[f], rle.encode(pixels & inside)
+        rows.append(row)
+        boxes.append(box)
+        masks.append(mask)
+    if not rows:
+        return None
+    return Tracklet(found.view, found.tid, found.frames[rows], np.stack(boxes), found.scores[rows], masks, found.source)
 
 
 def _spans(frames: list[int], max_gap: int = 2) -> list[list[int]]:
