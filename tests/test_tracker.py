@@ -67,6 +67,21 @@ def test_appearance_keeps_ids_where_motion_alone_swaps_them():
     assert (track == track[0]).all() and track[0, 0] != track[0, 1]
 
 
+def test_a_track_whose_link_is_out_of_reach_does_not_make_its_neighbour_swap():
+    """A stands still; B walks onto A and turns back, out of reach of its own Kalman prediction but
+    still within reach of A's. Matching as many tracks as possible gave A's detection to B and B's
+    to A (a swap); A keeps its id, and B, who cannot be followed, is a new track, not A."""
+    a = [[100, 0, 10, 30]] * 10
+    b = [[130 - 6 * t if t < 5 else 100 + 6 * (t - 5), 0, 10, 30] for t in range(10)]
+    tracker, owner = IoUTracker(), {}
+    for t in range(10):
+        keys = [2 * t, 2 * t + 1]
+        owner.update(tracker.step(np.array([a[t], b[t]], float), keys, np.eye(3)[[0, 2]]).owners(keys))
+    ids_a = {owner[2 * t] for t in range(10)}
+    ids_b = {owner[2 * t + 1] for t in range(10) if 2 * t + 1 in owner}
+    assert len(ids_a) == 1 and not ids_a & ids_b
+
+
 def test_iou_matrix():
     a = np.array([[0, 0, 10, 10]], float)
     b = np.array([[5, 0, 10, 10], [20, 20, 5, 5]], float)
@@ -197,13 +212,13 @@ def _quality(root, splits=("train", "test")) -> dict[str, dict]:
 
 
 def test_classical_backend_reaches_80_mota_and_idf1_on_the_demo_world(tmp_path):
-    """Issue 4's target, on the world ``make demo`` writes (every view of both splits)."""
+    """Issue 4's target, per view, on the world ``make demo`` writes (every view of both splits)."""
     root = tmp_path / "demo"
     generate(root, load_preset("demo"), seed=0, workers=2)
     per_view = _quality(root)
     mean = mean_quality(per_view)
     assert mean["MOTA"] >= 80 and mean["IDF1"] >= 80, mean
-    assert all(q["MOTA"] >= 70 and q["IDF1"] >= 70 for q in per_view.values()), per_view
+    assert all(q["MOTA"] >= 80 and q["IDF1"] >= 80 for q in per_view.values()), per_view
 
 
 def test_classical_backend_refuses_other_categories(tiny_root):

@@ -32,6 +32,10 @@ class FusionConfig:
     track_iou: float = 0.3  # least IoU between a track's prediction and a candidate to link them
     min_hits: int = 2  # candidates before a view track is believed
     max_age: int = 5  # frames a view track survives unseen
+    # Identity embeddings are unit vectors (the tracker's appearance cost is at most 2 x 2): at 4 they
+    # choose between links but never veto one. A trained head's embeddings are too noisy to veto:
+    # 0.5 (stage 1's value) cost the demo checkpoint 0.9 CVRIDF1 and 2.2 CVRMA.
+    track_match_value: float = 4.0
     identity_threshold: float = 0.5  # least mean cosine similarity of tracklet prototypes in one identity
     refer_threshold: float = 0.5  # least pooled referring probability of an answered identity
     at_least_one: bool = True  # every CRTrack expression refers to an object: else answer the most referred
@@ -48,7 +52,8 @@ class Answer:
 
 def track_view(candidates: dict[str, np.ndarray], config: FusionConfig) -> list[np.ndarray]:
     """Row indices of each confirmed tracklet of one view's candidates."""
-    tracker = IoUTracker(TrackerConfig(iou_threshold=config.track_iou, min_hits=config.min_hits, max_age=config.max_age))
+    tracker = IoUTracker(TrackerConfig(iou_threshold=config.track_iou, min_hits=config.min_hits, max_age=config.max_age,
+                                        match_value=config.track_match_value))
     frames = candidates["frames"]
     track = np.zeros(len(frames), np.int64)
     for frame in np.unique(frames):

@@ -38,6 +38,7 @@ class TrackerConfig:
     buffer: float = 0.4  # boxes grow by this share of their size on every side before IoU (thin, fast objects)
     appearance_weight: float = 2.0  # IoU given up per unit of appearance distance, where features are given
     appearance_memory: float = 0.7  # share of a track's appearance kept at each update
+    match_value: float = 0.5  # what linking a track counts for, next to its score: a link is worth making if its score beats -match_value
 
 
 @dataclass
@@ -83,9 +84,7 @@ class IoUTracker:
             score, allowed = iou, iou >= cfg.iou_threshold
             if features is not None and self.features is not None:
                 score = iou - cfg.appearance_weight * np.linalg.norm(features[:, None] - self.features[None], axis=-1)
-            rows, cols = linear_sum_assignment(np.where(allowed, -score, 1e6))
-            good = allowed[rows, cols]
-            matched_det, matched_trk = rows[good], cols[good]
+            matched_det, matched_trk = assign(score + cfg.match_value, allowed)
         if features is not None:
             self._remember(features, matched_det, matched_trk, len(boxes))
         self.kalman.update(matched_trk, boxes[matched_det])
@@ -131,6 +130,24 @@ class IoUTracker:
         self.features[matched_trk] = keep * self.features[matched_trk] + (1 - keep) * features[matched_det]
         new = np.setdiff1d(np.arange(count), matched_det)
         self.features = np.concatenate([self.features, features[new]])
+
+
+def assign(value: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the allowed pairs of greatest total ``value``, where any row or column may stay
+    unmatched (worth 0). A forbidden pair priced at a large cost instead makes the assignment match as
+    many as it can first: two tracks crossing then swap when one of the right links is out of reach."""
+    n, m = value.shape
+    big = 1e6
+    cost = np.full((n + m, m + n), big)
+    cost[:n, :m] = np.where(allowed, -value, big)
+    cost[np.arange(n), m + np.arange(n)] = 0.0  # row i left unmatched
+    cost[n + np.arange(m), np.arange(m)] = 0.0  # column j left unmatched
+    cost[n:, m:] = 0.0
+    rows, cols = linear_sum_assignment(cost)
+    real = (rows < n) & (cols < m)
+    rows, cols = rows[real], cols[real]
+    good = allowed[rows, cols] & (value[rows, cols] > 0)
+    return rows[good], cols[good]
 
 
 def _grow(boxes: np.ndarray, share: float) -> np.ndarray:
