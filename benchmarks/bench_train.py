@@ -26,7 +26,7 @@ from crmot.data.synthetic import generate, load_preset  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.models.viewsam import ViewSAM  # noqa: E402
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader, denoise_queries  # noqa: E402
-from crmot.training.losses import LossWeights, clip_loss  # noqa: E402
+from crmot.training.losses import LossWeights, clip_loss, matched_selector  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train.json"
 
@@ -40,6 +40,7 @@ def measure(size: str, precision: str, compile_model: bool, steps: int, data: Pa
                              num_workers=4 if device.type == "cuda" else 0)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     bf16 = precision == "bf16-mixed"
+    weights = LossWeights()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     step_times, waits, samples = [], [], 0
@@ -50,8 +51,8 @@ def measure(size: str, precision: str, compile_model: bool, steps: int, data: Pa
         t1 = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             loss = sum(clip_loss(forward(c["images"].to(device), c["views"].to(device), c["sentences"],
-                                         denoise_queries(c["targets"], device)),
-                                 c["targets"], LossWeights())["loss"] for c in clips)
+                                         denoise_queries(c["targets"], device), matched_selector(c["targets"], weights)),
+                                 c["targets"], weights)["loss"] for c in clips)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

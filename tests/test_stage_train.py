@@ -11,10 +11,10 @@ import lightning as L
 import pytest
 import torch
 
-from crmot.models.viewsam import ViewSAM
+from crmot.models.viewsam import NO_MASK_LOGIT, ViewSAM
 from crmot.stages.train import main as train
 from crmot.training.clips import ClipDataset, denoise_queries
-from crmot.training.losses import LossWeights, clip_loss
+from crmot.training.losses import LossWeights, clip_loss, matched_selector
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,12 +49,41 @@ def test_twenty_steps_on_one_clip_lower_the_loss(tiny_root):
     losses = []
     for _ in range(20):
         denoise = denoise_queries(clip["targets"], torch.device("cpu"))
-        loss = clip_loss(model(clip["images"], clip["views"], clip["sentences"], denoise), clip["targets"], LossWeights())["loss"]
+        select = matched_selector(clip["targets"], LossWeights())
+        loss = clip_loss(model(clip["images"], clip["views"], clip["sentences"], denoise, select), clip["targets"],
+                         LossWeights())["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(float(loss))
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_decoding_only_the_matched_masks_changes_no_loss_or_gradient(tiny_root):
+    """Training asks SAM2's mask decoder for the matched candidates' masks only: on one frame (no
+    memory) the loss and every gradient are those of decoding all of them."""
+    torch.manual_seed(0)
+    model = ViewSAM("nano", "both", "word", allow_random_init=True)
+    clip = ClipDataset(tiny_root, tiny_root, "train", frames=1, stride=100, image_size=128, augment=False,
+                       expressions=2)[(0, 0)]
+    weights = LossWeights()
+
+    def run(select):
+        model.zero_grad()
+        outputs = model(clip["images"], clip["views"], clip["sentences"], None, select)
+        terms = clip_loss(outputs, clip["targets"], weights)
+        terms["loss"].backward()
+        grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+        return outputs, terms, grads
+
+    _, terms_all, grads_all = run(None)
+    outputs, terms, grads = run(matched_selector(clip["targets"], weights))
+    assert terms["mask_focal"] > 0 and torch.allclose(terms["loss"], terms_all["loss"], atol=1e-5)
+    assert grads.keys() == grads_all.keys()
+    assert all(torch.allclose(grads[k], grads_all[k], atol=1e-5, rtol=1e-4) for k in grads)
+    decoded = (outputs[0]["masks"] != NO_MASK_LOGIT).flatten(2).any(-1)  # candidates that got a mask
+    matched = sum(len(t["boxes"]) for t in clip["targets"][0]) * len(clip["sentences"])
+    assert int(decoded.sum()) == matched < decoded.numel()
 
 
 def test_a_clip_carries_its_expression_and_others_of_its_scene_each_with_its_referents(tiny_root):

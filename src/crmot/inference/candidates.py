@@ -66,13 +66,14 @@ def predict_scene(model: ViewSAM, scene: Scene, config: CandidateConfig, device:
     states: list[tuple | None] = [None] * len(batches)
     views = torch.arange(len(scene.views), device=device)
     size = model.size.image_size
+    confident = lambda step, candidates: candidates["objectness"].sigmoid() >= config.objectness  # noqa: E731  (only they are kept)
     with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
         for start in range(1, scene.num_frames + 1, config.window):
             frames = list(range(start, min(start + config.window, scene.num_frames + 1)))
             images = torch.stack([torch.stack([model_input(read_frame(v, f), size) for f in frames]) for v in scene.views])
             encoded = model.encode(images.to(device), views)
             for b, batch in enumerate(batches):
-                outputs, states[b] = model.decode(encoded, [e.sentence for e in batch], states[b], config.objectness)
+                outputs, states[b] = model.decode(encoded, [e.sentence for e in batch], states[b], confident)
                 for frame, result in zip(frames, outputs):
                     _keep(result, batch, scene, frame, config, out)
     return out

@@ -27,7 +27,7 @@ from crmot.models.viewsam import ViewSAM
 from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
 from crmot.stages.launch import run_stage
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader, denoise_queries
-from crmot.training.losses import LossWeights, clip_loss
+from crmot.training.losses import LossWeights, clip_loss, matched_selector
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class ViewSAMModule(L.LightningModule):
 
     def forward(self, clip: dict) -> list[dict[str, torch.Tensor]]:
         return self.model(clip["images"].to(self.device), clip["views"].to(self.device), clip["sentences"],
-                          denoise_queries(clip["targets"], self.device))
+                          denoise_queries(clip["targets"], self.device), matched_selector(clip["targets"], self.weights))
 
     def clip_losses(self, clips: list[dict]) -> dict[str, torch.Tensor]:
         totals: dict[str, torch.Tensor] = {}

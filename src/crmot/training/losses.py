@@ -43,6 +43,22 @@ def match(boxes: torch.Tensor, objectness: torch.Tensor, targets: torch.Tensor, 
     return torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)
 
 
+def matched_selector(targets: list[list[dict]], w: LossWeights):
+    """``select_masks`` for ViewSAM in training: at each instant, the candidates :func:`match` pairs
+    with a label box, the only ones whose masks the loss reads (``clip_loss`` matches them again,
+    on the same tensors, and gets the same pairs)."""
+
+    def select(step: int, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        chosen = torch.zeros(out["objectness"].shape, dtype=torch.bool, device=out["objectness"].device)
+        views = len(targets[step])
+        for i in range(len(chosen)):
+            q, _ = match(out["boxes"][i].detach(), out["objectness"][i].detach(), targets[step][i % views]["boxes"], w)
+            chosen[i, q.to(chosen.device)] = True
+        return chosen
+
+    return select
+
+
 def square_grid(tokens: int) -> tuple[int, int]:
     """SAM2's input is square, so its top feature grid is too."""
     side = round(tokens ** 0.5)

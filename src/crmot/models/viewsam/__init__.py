@@ -15,6 +15,7 @@ memory; when the two disagree on what is referred (box IoU of the referred candi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +50,9 @@ SIZES = {
 
 #: Mask logit of a candidate whose mask was not decoded (sigmoid ~ 2e-9: absent from memory).
 NO_MASK_LOGIT = -20.0
+
+
+SelectMasks = Callable[[int, dict[str, torch.Tensor]], torch.Tensor]  # (instant, candidates) -> (E*V, Q) bool
 
 
 @dataclass
@@ -158,14 +162,15 @@ class ViewSAM(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, images: torch.Tensor, views: torch.Tensor, sentences: list[str],
-                denoise: list[Denoise] | None = None) -> list[dict[str, torch.Tensor]]:
+                denoise: list[Denoise] | None = None, select_masks: SelectMasks | None = None
+                ) -> list[dict[str, torch.Tensor]]:
         """``images`` (V, T, 3, S, S) of one clip (T frames of V views), ``views`` (V,) camera indices,
         E expressions. Returns T dicts of candidates for the E x V (expression-major) pairs at that
         instant: boxes (E*V, Q, 4), objectness, refer (E*V, Q), identity (E*V, Q, 128), masks
         (E*V, Q, 4s, 4s); after the first instant, with SAM2 memory of the previous frame (and, in
         eval, drift recalibration). Training passes ``denoise`` queries (V views) for each instant;
-        their heads come back under "denoise"."""
-        outputs, _ = self.decode(self.encode(images, views), list(sentences), denoise=denoise)
+        their heads come back under "denoise". ``select_masks``: see :meth:`decode`."""
+        outputs, _ = self.decode(self.encode(images, views), list(sentences), denoise=denoise, select_masks=select_masks)
         return outputs
 
     def encode(self, images: torch.Tensor, views: torch.Tensor) -> Encoded:
@@ -185,12 +190,14 @@ class ViewSAM(nn.Module):
         return Encoded([shape(x) for x in levels], shape(detail), shape(pos), shape(condition), shape(view_tokens))
 
     def decode(self, encoded: Encoded, sentences: list[str], state: tuple | None = None,
-               mask_objectness: float | None = None, denoise: list[Denoise] | None = None
+               select_masks: SelectMasks | None = None, denoise: list[Denoise] | None = None
                ) -> tuple[list[dict[str, torch.Tensor]], tuple]:
         """Candidates for E expressions on encoded (V, T) frames: T dicts with batch E*V
         (expression-major). ``state`` is the memory left by the previous call (same E and V), so a
         long video is decoded window by window; the returned state continues it. With
-        ``mask_objectness``, only candidates at least that confident get a mask (inference)."""
+        ``select_masks(step, candidates)`` -> (E*V, Q) bool, only the chosen candidates get a mask
+        (SAM2's mask decoder runs once per candidate): inference asks for the confident ones,
+        training for those matched to a label; the others' masks stay empty, in the memory too."""
         e, (v, t) = len(sentences), encoded.pos.shape[:2]
         words, word_mask = self.encode_text(sentences)  # (E, L, D)
         words, word_mask = words.repeat_interleave(v, 0), word_mask.repeat_interleave(v, 0)
@@ -214,7 +221,7 @@ class ViewSAM(nn.Module):
                 top = remembered
             else:
                 out = self.candidates(top, *args)
-            select = None if mask_objectness is None else out["objectness"].sigmoid() >= mask_objectness
+            select = None if select_masks is None else select_masks(step, out)
             out["masks"] = self.segment(top, levels[:2], out["boxes"], select)
             previous = (levels[-1], self.memory_mask(out))
             outputs.append(out)
