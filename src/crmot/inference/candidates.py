@@ -66,7 +66,10 @@ def predict_scene(model: ViewSAM, scene: Scene, config: CandidateConfig, device:
     states: list[tuple | None] = [None] * len(batches)
     views = torch.arange(len(scene.views), device=device)
     size = model.size.image_size
-    confident = lambda step, candidates: candidates["objectness"].sigmoid() >= config.objectness  # noqa: E731  (only they are kept)
+
+    def confident(step: int, candidates: dict[str, torch.Tensor]) -> torch.Tensor:
+        return candidates["objectness"].sigmoid() >= config.objectness  # only these are kept: only these need masks
+
     with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
         for start in range(1, scene.num_frames + 1, config.window):
             frames = list(range(start, min(start + config.window, scene.num_frames + 1)))
