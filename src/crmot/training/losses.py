@@ -36,6 +36,7 @@ def match(boxes: torch.Tensor, objectness: torch.Tensor, targets: torch.Tensor, 
     """Hungarian matching of Q candidates (Q, 4) to G label boxes (G, 4), both cx, cy, w, h in [0, 1]."""
     if not len(targets):
         return torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    targets = targets.to(boxes.device)  # labels may still be on the CPU (benchmarks, plain loops)
     cost = (w.l1 * torch.cdist(boxes.float(), targets.float(), p=1)
             - w.giou * generalized_box_iou(box_cxcywh_to_xyxy(boxes.float()), box_cxcywh_to_xyxy(targets.float()))
             - w.objectness * objectness.float().sigmoid()[:, None])
