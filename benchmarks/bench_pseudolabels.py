@@ -3,9 +3,9 @@ preset drawn with other seeds.
 
     python benchmarks/bench_pseudolabels.py [--data data/synth] [--seeds 0 1 2 3 4] [--run runs/bench_pseudolabels] [--out JSON]
 
-For each world and variant: pseudo-identity CVRIDF1 / CVRMA vs GT and expression precision / recall
-(train and test, from stage 2's quality.json), the training-free CVRIDF1 / CVRMA on the test split,
-and seconds. Seed 0 is ``--data`` (the demo world); seed N is ``<data>_seedN``, generated when
+For each world: stage 1's mean per-view MOTA / IDF1 / ID switches per split, and for each variant:
+pseudo-identity CVRIDF1 / CVRMA vs GT and expression precision / recall (train and test, from stage
+2's quality.json), the training-free CVRIDF1 / CVRMA on the test split, and seconds. Seed 0 is ``--data`` (the demo world); seed N is ``<data>_seedN``, generated when
 absent. Stage 1 runs once per world (its manifests skip it when code and inputs are unchanged);
 every variant runs the real stage-2 Lightning CLI. ``reprompt_gain`` sums up what re-prompting adds
 to the pseudo CVRIDF1. Results: benchmarks/results/pseudolabels.json, or ``--out``.
@@ -54,7 +54,8 @@ def main() -> None:
         if not (root / "world.json").exists():
             generate(root, load_preset("demo"), seed=seed)
         variants, backends = ablate(root, args.run / f"seed{seed}", console)
-        worlds.append({"world": describe_world(root), "variants": variants})
+        worlds.append({"world": describe_world(root), "stage1": stage1_quality(args.run / f"seed{seed}"),
+                       "variants": variants})
         gains[f"seed {seed}"] = {
             calibration: {split: round(variants[f"reprompt{suffix}"]["pseudo"][split]["CVRIDF1"]
                                        - variants[base]["pseudo"][split]["CVRIDF1"], 2) for split in ("train", "test")}
@@ -91,6 +92,17 @@ def ablate(root: Path, run: Path, console: Console) -> tuple[dict, dict]:
         }
         console.print(root, name, results[name])
     return results, quality["backends"]
+
+
+def stage1_quality(run: Path) -> dict:
+    """The tracklets' mean per-view MOTA / IDF1 / ID switches per split: a stage-1 change is judged by
+    what it does to stage 2 (a swap costs pseudo labels more than a fragment), so both sit side by side."""
+    out = {}
+    for path in sorted((run / "tracklets").glob("*/quality.json")):
+        quality = json.loads(path.read_text())
+        out[path.parent.name] = {"MOTA": round(quality["mean"]["MOTA"], 2), "IDF1": round(quality["mean"]["IDF1"], 2),
+                                 "IDSW": sum(v["IDSW"] for v in quality["views"].values())}
+    return out
 
 
 def describe_world(root: Path) -> str:
