@@ -38,7 +38,7 @@ class TrackerConfig:
     buffer: float = 0.4  # boxes grow by this share of their size on every side before IoU (thin, fast objects)
     appearance_weight: float = 2.0  # IoU given up per unit of appearance distance, where features are given
     appearance_memory: float = 0.7  # share of a track's appearance kept at each update
-    match_value: float = 0.5  # what linking a track counts for, next to its score: a link is worth making if its score beats -match_value
+    match_value: float = 0.5  # what a link is worth beside its score: made only where IoU - appearance cost > -match_value
 
 
 @dataclass

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from torchvision.ops import generalized_box_iou, sigmoid_focal_loss
 
-from crmot.models.viewsam import box_cxcywh_to_xyxy
+from crmot.models.viewsam import SelectMasks, box_cxcywh_to_xyxy
 from crmot.models.viewsam.heads import centre_cells
 
 
@@ -44,7 +44,7 @@ def match(boxes: torch.Tensor, objectness: torch.Tensor, targets: torch.Tensor, 
     return torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)
 
 
-def matched_selector(targets: list[list[dict]], w: LossWeights):
+def matched_selector(targets: list[list[dict]], w: LossWeights) -> SelectMasks:
     """``select_masks`` for ViewSAM in training: at each instant, the candidates :func:`match` pairs
     with a label box, the only ones whose masks the loss reads (``clip_loss`` matches them again,
     on the same tensors, and gets the same pairs)."""
