@@ -14,7 +14,7 @@ import torch
 from crmot.models.viewsam import NO_MASK_LOGIT, ViewSAM
 from crmot.stages.train import main as train
 from crmot.training.clips import ClipDataset, denoise_queries
-from crmot.training.losses import LossWeights, clip_loss, matched_selector
+from crmot.training.losses import LabelMatches, LossWeights, clip_loss
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,9 +49,9 @@ def test_twenty_steps_on_one_clip_lower_the_loss(tiny_root):
     losses = []
     for _ in range(20):
         denoise = denoise_queries(clip["targets"], torch.device("cpu"))
-        select = matched_selector(clip["targets"], LossWeights())
-        loss = clip_loss(model(clip["images"], clip["views"], clip["sentences"], denoise, select), clip["targets"],
-                         LossWeights())["loss"]
+        matches = LabelMatches(clip["targets"], LossWeights())
+        loss = clip_loss(model(clip["images"], clip["views"], clip["sentences"], denoise, matches), clip["targets"],
+                         LossWeights(), matches.pairs)["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -68,16 +68,16 @@ def test_decoding_only_the_matched_masks_changes_no_loss_or_gradient(tiny_root):
                        expressions=2)[(0, 0)]
     weights = LossWeights()
 
-    def run(select):
+    def run(matches):
         model.zero_grad()
-        outputs = model(clip["images"], clip["views"], clip["sentences"], None, select)
-        terms = clip_loss(outputs, clip["targets"], weights)
+        outputs = model(clip["images"], clip["views"], clip["sentences"], None, matches)
+        terms = clip_loss(outputs, clip["targets"], weights, None if matches is None else matches.pairs)
         terms["loss"].backward()
         grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
         return outputs, terms, grads
 
     _, terms_all, grads_all = run(None)
-    outputs, terms, grads = run(matched_selector(clip["targets"], weights))
+    outputs, terms, grads = run(LabelMatches(clip["targets"], weights))
     assert terms["mask_focal"] > 0 and torch.allclose(terms["loss"], terms_all["loss"], atol=1e-5)
     assert grads.keys() == grads_all.keys()
     assert all(torch.allclose(grads[k], grads_all[k], atol=1e-5, rtol=1e-4) for k in grads)

@@ -27,7 +27,7 @@ from crmot.models.viewsam import ViewSAM
 from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
 from crmot.stages.launch import run_stage
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader, denoise_queries
-from crmot.training.losses import LossWeights, clip_loss, matched_selector
+from crmot.training.losses import LabelMatches, LossWeights, clip_loss
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,15 @@ class ViewSAMModule(L.LightningModule):
     def on_fit_start(self) -> None:
         print_parameter_table(self.model)
 
-    def forward(self, clip: dict) -> list[dict[str, torch.Tensor]]:
+    def forward(self, clip: dict, select_masks: LabelMatches | None = None) -> list[dict[str, torch.Tensor]]:
         return self.model(clip["images"].to(self.device), clip["views"].to(self.device), clip["sentences"],
-                          denoise_queries(clip["targets"], self.device), matched_selector(clip["targets"], self.weights))
+                          denoise_queries(clip["targets"], self.device), select_masks)
 
     def clip_losses(self, clips: list[dict]) -> dict[str, torch.Tensor]:
         totals: dict[str, torch.Tensor] = {}
         for clip in clips:
-            for k, v in clip_loss(self(clip), clip["targets"], self.weights).items():
+            matches = LabelMatches(clip["targets"], self.weights)  # masks for matched candidates only
+            for k, v in clip_loss(self(clip, matches), clip["targets"], self.weights, matches.pairs).items():
                 totals[k] = totals.get(k, 0.0) + v / len(clips)
         return totals
 

@@ -44,20 +44,25 @@ def match(boxes: torch.Tensor, objectness: torch.Tensor, targets: torch.Tensor, 
     return torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)
 
 
-def matched_selector(targets: list[list[dict]], w: LossWeights) -> SelectMasks:
-    """``select_masks`` for ViewSAM in training: at each instant, the candidates :func:`match` pairs
-    with a label box, the only ones whose masks the loss reads (``clip_loss`` matches them again,
-    on the same tensors, and gets the same pairs)."""
+class LabelMatches:
+    """``select_masks`` for ViewSAM in training, and the matching the loss then reads: at each
+    instant, the candidates :func:`match` pairs with a label box get a mask (the only masks the loss
+    reads), and ``pairs`` keeps (step, row) -> (candidates, labels) so :func:`clip_loss` does not
+    match the same tensors again."""
 
-    def select(step: int, out: dict[str, torch.Tensor]) -> torch.Tensor:
+    def __init__(self, targets: list[list[dict]], w: LossWeights) -> None:
+        self.targets, self.w = targets, w
+        self.pairs: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, step: int, out: dict[str, torch.Tensor]) -> torch.Tensor:
         chosen = torch.zeros(out["objectness"].shape, dtype=torch.bool, device=out["objectness"].device)
-        views = len(targets[step])
+        views = len(self.targets[step])
         for i in range(len(chosen)):
-            q, _ = match(out["boxes"][i].detach(), out["objectness"][i].detach(), targets[step][i % views]["boxes"], w)
+            q, g = match(out["boxes"][i].detach(), out["objectness"][i].detach(), self.targets[step][i % views]["boxes"],
+                         self.w)
+            self.pairs[(step, i)] = (q, g)
             chosen[i, q.to(chosen.device)] = True
         return chosen
-
-    return select
 
 
 def square_grid(tokens: int) -> tuple[int, int]:
@@ -74,10 +79,12 @@ def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (1 - (2 * (p * t).sum(1) + 1) / (p.sum(1) + t.sum(1) + 1)).mean()
 
 
-def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]], w: LossWeights) -> dict[str, torch.Tensor]:
+def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]], w: LossWeights,
+              pairs: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] | None = None) -> dict[str, torch.Tensor]:
     """``outputs[t]`` holds (E*V, Q, ...) candidates (expression-major); ``targets[t][v]`` holds boxes
-    (G, 4), ids (G,), referred (E, G) and masks (G, h, w) or None. Returns each term and their
-    weighted ``loss``."""
+    (G, 4), ids (G,), referred (E, G) and masks (G, h, w) or None. ``pairs``: the matching already
+    made while decoding (:class:`LabelMatches`); without it, candidates are matched here. Returns each
+    term and their weighted ``loss``."""
     device = outputs[0]["boxes"].device
     zero = torch.zeros((), device=device)
     terms = {k: zero for k in ("objectness", "proposal", "l1", "giou", "mask_focal", "dice", "refer", "identity", "denoise")}
@@ -90,7 +97,7 @@ def clip_loss(outputs: list[dict[str, torch.Tensor]], targets: list[list[dict]],
             target = targets[t][v]
             referred = target["referred"][e].to(device)
             boxes, objectness = out["boxes"][i].float(), out["objectness"][i].float()
-            q, g = match(boxes, objectness, target["boxes"], w)
+            q, g = pairs[(t, i)] if pairs is not None else match(boxes, objectness, target["boxes"], w)
             q, g = q.to(device), g.to(device)
             labels = torch.zeros_like(objectness)
             labels[q] = 1.0
