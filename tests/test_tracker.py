@@ -82,6 +82,25 @@ def test_a_track_whose_link_is_out_of_reach_does_not_make_its_neighbour_swap():
     assert len(ids_a) == 1 and not ids_a & ids_b
 
 
+def test_video_windows_hold_the_frames_in_order_and_pass_read_errors_on():
+    frames = np.arange(11 * 2 * 3 * 3, dtype=np.uint8).reshape(11, 2, 3, 3)
+    video = VideoSource(11, 2, 3, lambda f: frames[f - 1])
+    windows = list(video.windows(4))
+    assert [first for first, _ in windows] == [1, 5, 9]
+    np.testing.assert_array_equal(np.concatenate([w for _, w in windows]), frames)
+
+    def read(f: int) -> np.ndarray:
+        if f == 6:
+            raise ValueError("frame 6 is corrupt")
+        return frames[f - 1]
+
+    seen = []
+    with pytest.raises(ValueError, match="frame 6 is corrupt"):
+        for first, _ in VideoSource(11, 2, 3, read).windows(4):
+            seen.append(first)
+    assert seen == [1]  # the window before the bad frame is delivered, the bad one raises
+
+
 def test_iou_matrix():
     a = np.array([[0, 0, 10, 10]], float)
     b = np.array([[5, 0, 10, 10], [20, 20, 5, 5]], float)

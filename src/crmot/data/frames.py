@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -26,13 +24,3 @@ def read_frame(view: View, frame: int) -> np.ndarray:
         raise CRTrackFormatError(path, f"frame is {rgb.shape[1]}x{rgb.shape[0]}, seqinfo.ini says {expected[1]}x{expected[0]}")
     return rgb
 
-
-def iter_windows(view: View, window: int, start: int = 1, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first_frame, frames[T, H, W, 3])`` windows of at most ``window`` frames.
-
-    Memory stays bounded by the window, whatever the video's length.
-    """
-    stop = view.num_frames if stop is None else stop
-    for first in range(start, stop + 1, window):
-        last = min(first + window - 1, stop)
-        yield first, np.stack([read_frame(view, f) for f in range(first, last + 1)])

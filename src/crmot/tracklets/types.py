@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from crmot.data.tracks import Tracks
+
+_READ_THREADS = 8  # frames decoded at once, at most (fewer on machines with fewer cores)
 
 
 @dataclass(frozen=True)
@@ -22,10 +26,22 @@ class VideoSource:
     path: Callable[[int], Path] | None = None  # 1-based frame -> its image file, where frames are files
 
     def windows(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
-        """``(first_frame, frames[T, H, W, 3])`` windows of at most ``size`` frames: bounded memory."""
-        for first in range(1, self.num_frames + 1, size):
-            last = min(first + size - 1, self.num_frames)
-            yield first, np.stack([self.read(f) for f in range(first, last + 1)])
+        """``(first_frame, frames[T, H, W, 3])`` windows of at most ``size`` frames: bounded memory
+        (two windows). Decoding is the slowest part of a fast backend, so threads decode the next
+        window while the caller works on this one (JPEG decoding releases the GIL)."""
+        firsts = range(1, self.num_frames + 1, size)
+        pool = ThreadPoolExecutor(min(_READ_THREADS, os.cpu_count() or 1), thread_name_prefix="crmot-read")
+
+        def submit(first: int) -> list[Future]:
+            return [pool.submit(self.read, f) for f in range(first, min(first + size - 1, self.num_frames) + 1)]
+
+        try:
+            pending = submit(firsts[0]) if firsts else []
+            for k, first in enumerate(firsts):
+                current, pending = pending, submit(firsts[k + 1]) if k + 1 < len(firsts) else []
+                yield first, np.stack([future.result() for future in current])
+        finally:
+            pool.shutdown(cancel_futures=True)  # a caller that stops early (an error) leaves no reads behind
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Per view: a median background from frames sampled over the whole video (memory bounded by the
 sample, not the length), foreground = colour distance to it, cut at blurred edges, cleaned by
-morphology and split into connected components (scipy.ndimage, whole windows at once). A
+morphology (torch, whole windows at once, on the stage's device) and split into connected
+components (scipy.ndimage, on the CPU). A
 perspective line (person height vs. foot row, fitted per view on the sampled frames, no calibration
 needed) sizes the person rectangles that explain a merged group; without it, side-by-side people
 are cut at the valleys of the column profile. Blobs not shaped like
@@ -16,19 +17,24 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import torch
 from scipy import ndimage
 
 from crmot.constants import CATEGORY
 from crmot.data import masks as rle
-from crmot.tracklets.backends import RegionRow, SegmentationBackend
+from crmot.tracklets.backends import RegionRow, SegmentationBackend, pixels
 from crmot.tracklets.tracker import IoUTracker, TrackerConfig, iou_matrix, shared_matrix
 from crmot.tracklets.types import Tracklets, VideoSource
 
 _IN_FRAME = np.zeros((3, 3, 3), bool)
-_IN_FRAME[1] = True  # morphology and labelling stay inside one frame of a window
+_IN_FRAME[1] = True  # labelling stays inside one frame of a window
 _TWO_ROWS = np.ones((2, 1), bool)  # what a split part keeps: at least two rows thick
-_VERTICAL = np.zeros((1, 7, 1), bool)
-_VERTICAL[0, :, 0] = True  # bridges a head, coat and legs that differ little from the ground
+_SPECKS = (3, 3)  # rows, columns: what opening removes and closing fills
+_VERTICAL = (7, 1)  # closing bridges a head, coat and legs that differ little from the ground
+# Frames go through the per-pixel steps in batches of about this many pixels. Small temporaries
+# keep memory flat over a long video: window-sized ones (16 MB and more at 960x540), allocated and
+# freed every window, fragment the C heap and the process grew by ~30 MB a window.
+_PIXELS_PER_PASS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class ClassicalConfig:
     background_frames: int = 48  # frames sampled evenly over the video for the median background
     threshold: float = 10.0  # colour distance (0-255, max over channels) that makes a pixel foreground ...
     edge: float = 0.4  # ... if it also reaches this share of the largest distance nearby (blurred edges)
-    edge_reach: int = 5  # pixels: the neighbourhood of that largest distance
+    edge_reach: int = 5  # pixels, odd: the side of the square neighbourhood of that largest distance
     min_area: int = 30  # pixels of a blob worth tracking
     min_height: int = 10  # pixels
     min_aspect: float = 1.15  # height / width of a person-shaped blob (dogs and lone bicycles are wider)
@@ -70,6 +76,10 @@ class ClassicalBackend(SegmentationBackend):
                  window: int = ClassicalConfig.window, tracker: TrackerConfig | None = None) -> None:
         self.config = ClassicalConfig(background_frames=background_frames, threshold=threshold, min_area=min_area,
                                       window=window, tracker=tracker or TrackerConfig())
+        self.device = torch.device("cpu")
+
+    def setup(self, device: torch.device) -> None:
+        self.device = torch.device(device)  # per-pixel work only: labelling and tracking stay on the CPU
 
     def describe(self) -> dict:
         return {"name": self.name, **asdict(self.config)}
@@ -157,7 +167,7 @@ class ClassicalBackend(SegmentationBackend):
         count = min(video.num_frames, self.config.background_frames)
         sample = np.unique(np.linspace(1, video.num_frames, count).round().astype(int))
         frames = np.stack([video.read(int(f)) for f in sample])
-        background = np.median(frames, axis=0).astype(np.int16)
+        background = pixels.median_frame(torch.from_numpy(frames).to(self.device)).cpu().numpy()
         boxes = np.array([box for _, top, left, blob in self._blobs(frames, background)
                           if (box := _box(self._core(blob), top, left))], dtype=np.float64).reshape(-1, 4)
         height, width = frames.shape[1:3]
@@ -201,20 +211,32 @@ class ClassicalBackend(SegmentationBackend):
                 out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask), colours))
         return out
 
-    def _foreground(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0) -> np.ndarray:
-        """Pixels far enough from the background, per frame. Blur smears a person's colours over
-        the pixels around them, so a pixel must also reach ``edge`` of the largest distance nearby:
-        the mask stops at the blurred edge's midpoint, not where the smear fades into noise."""
+    def _foreground(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0) -> torch.Tensor:
+        """Pixels far enough from the background, per frame (a bool tensor on the device). Blur
+        smears a person's colours over the pixels around them, so a pixel must also reach ``edge``
+        of the largest distance nearby: the mask stops at the blurred edge's midpoint, not where the
+        smear fades into noise."""
         cfg = self.config
-        distance = np.abs(frames.astype(np.int16) - background).max(axis=-1)
-        nearby = ndimage.maximum_filter(distance, size=(1, cfg.edge_reach, cfg.edge_reach))
-        return (distance > relax * cfg.threshold) & (distance >= relax * cfg.edge * nearby)
+        frames, background = (torch.from_numpy(a).to(self.device) for a in (frames, background))
+        distance = (torch.maximum(frames, background) - torch.minimum(frames, background)).amax(dim=-1)  # uint8
+        nearby = pixels.max_filter(distance, (cfg.edge_reach, cfg.edge_reach))
+        return distance >= self._least_foreground(relax)[nearby.long()]
+
+    def _least_foreground(self, relax: float) -> torch.Tensor:
+        """The smallest distance that is foreground, per largest distance nearby (0-255): above
+        ``threshold`` and at least ``edge`` of that largest one. A table of integers, so that the
+        integer distances compare exactly as with the float64 thresholds the backend was tuned with."""
+        nearby = np.arange(256)
+        least = np.maximum(np.floor(relax * self.config.threshold) + 1, np.ceil(relax * self.config.edge * nearby))
+        return torch.from_numpy(np.minimum(least, 256).astype(np.int16)).to(self.device)
 
     def _blobs(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0):
         """(frame index, top, left, blob mask) of every foreground component of a window."""
-        foreground = ndimage.binary_opening(self._foreground(frames, background, relax), structure=_IN_FRAME)
-        foreground = ndimage.binary_closing(foreground, structure=_VERTICAL)
-        foreground = ndimage.binary_closing(foreground, structure=_IN_FRAME)
+        foreground = np.empty(frames.shape[:3], bool)
+        step = max(1, _PIXELS_PER_PASS // (frames.shape[1] * frames.shape[2]))
+        for start in range(0, len(frames), step):
+            part = pixels.opening(self._foreground(frames[start:start + step], background, relax), _SPECKS)
+            foreground[start:start + step] = pixels.closing(pixels.closing(part, _VERTICAL), _SPECKS).cpu().numpy()
         labels, _ = ndimage.label(foreground, structure=_IN_FRAME)
         for label, found in enumerate(ndimage.find_objects(labels), start=1):
             if found is not None:  # holes filled blob by blob: small crops, not whole windows

@@ -49,6 +49,7 @@ class SAM2Backend(SegmentationBackend):
 
     def setup(self, device: torch.device) -> None:
         self.device = torch.device(device)
+        self.detector.setup(self.device)
         self.predictor = sam2_models.build_video_predictor(self.size, None if self.random else self.checkpoint,
                                                            self.device, self.image_size, self.allow_random_init)
 

@@ -1,0 +1,58 @@
+"""The classical backend's per-pixel work in torch matches scipy.ndimage and numpy, the tools it was
+tuned with: same border rules, same thresholds, so outputs do not depend on the device."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from crmot.tracklets.backends import pixels
+from crmot.tracklets.backends.classical import ClassicalBackend
+
+
+@pytest.mark.parametrize("size", [(3, 3), (7, 1), (1, 5), (5, 3)])
+@pytest.mark.parametrize("shape", [(3, 40, 50), (2, 4, 6)])  # the second smaller than some windows
+def test_morphology_equals_scipy_with_its_border_rules(size, shape):
+    masks = np.random.default_rng(sum(size) + shape[1]).random(shape) < 0.6
+    structure = np.ones((1, *size), bool)
+    tensor = torch.from_numpy(masks)
+    for ours, theirs in [(pixels.erode, ndimage.binary_erosion), (pixels.dilate, ndimage.binary_dilation),
+                         (pixels.opening, ndimage.binary_opening), (pixels.closing, ndimage.binary_closing)]:
+        np.testing.assert_array_equal(ours(tensor, size).numpy(), theirs(masks, structure), err_msg=ours.__name__)
+
+
+def test_max_filter_equals_scipy():
+    values = np.random.default_rng(0).integers(0, 256, (3, 30, 41)).astype(np.uint8)
+    np.testing.assert_array_equal(pixels.max_filter(torch.from_numpy(values), (5, 5)).numpy(),
+                                  ndimage.maximum_filter(values, size=(1, 5, 5)))
+
+
+def test_an_even_window_is_refused():
+    with pytest.raises(ValueError, match="odd"):
+        pixels.max_filter(torch.zeros(1, 8, 8), (4, 3))
+
+
+@pytest.mark.parametrize("count", [47, 48])
+def test_median_frame_equals_numpys_truncated(count):
+    frames = np.random.default_rng(count).integers(0, 256, (count, 12, 10, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(pixels.median_frame(torch.from_numpy(frames)).numpy(),
+                                  np.median(frames, axis=0).astype(np.uint8))
+
+
+@pytest.mark.parametrize("relax", [1.0, 0.8, 0.7, 0.35])
+def test_foreground_equals_the_float64_thresholds(relax):
+    """The integer table decides every pixel as the float64 formula does, edge cases included (the
+    frames differ from the background by every distance 0-255)."""
+    backend = ClassicalBackend()
+    rng = np.random.default_rng(int(relax * 100))
+    background = rng.integers(0, 256, (24, 32, 3)).astype(np.uint8)
+    frames = np.clip(background.astype(np.int16) + rng.integers(-255, 256, (4, 24, 32, 3)), 0, 255).astype(np.uint8)
+    cfg = backend.config
+    distance = np.abs(frames.astype(np.int16) - background.astype(np.int16)).max(axis=-1)
+    nearby = ndimage.maximum_filter(distance, size=(1, cfg.edge_reach, cfg.edge_reach))
+    expected = (distance > relax * cfg.threshold) & (distance >= relax * cfg.edge * nearby)
+    np.testing.assert_array_equal(backend._foreground(frames, background, relax).numpy(), expected)
+    least = backend._least_foreground(relax).numpy()
+    for largest in range(256):  # every entry of the table, not only those the frames reach
+        d = np.arange(256)
+        np.testing.assert_array_equal(d >= least[largest], (d > relax * cfg.threshold) & (d >= relax * cfg.edge * largest))
