@@ -14,8 +14,9 @@ from crmot.io import atomic_write_text
 
 
 def encode(mask: np.ndarray) -> dict:
-    """COCO RLE of one boolean (H, W) mask, with ``counts`` as a str so it serialises to JSON."""
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    """COCO RLE of one boolean (H, W) mask, with ``counts`` as a str so it serialises to JSON. A
+    bool mask in Fortran order (pycocotools' layout) is encoded without a copy."""
+    rle = mask_utils.encode(np.asfortranarray(mask, dtype=bool).view(np.uint8))
     return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 

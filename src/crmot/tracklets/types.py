@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +28,9 @@ class VideoSource:
     def windows(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
         """``(first_frame, frames[T, H, W, 3])`` windows of at most ``size`` frames: bounded memory
         (two windows). Decoding is the slowest part of a fast backend, so threads decode the next
-        window while the caller works on this one (JPEG decoding releases the GIL)."""
+        window while the caller works on this one."""
         firsts = range(1, self.num_frames + 1, size)
-        pool = ThreadPoolExecutor(min(_READ_THREADS, os.cpu_count() or 1), thread_name_prefix="crmot-read")
+        pool = _readers()
 
         def submit(first: int) -> list[Future]:
             return [pool.submit(self.read, f) for f in range(first, min(first + size - 1, self.num_frames) + 1)]
@@ -42,6 +42,16 @@ class VideoSource:
                 yield first, np.stack([future.result() for future in current])
         finally:
             pool.shutdown(cancel_futures=True)  # a caller that stops early (an error) leaves no reads behind
+
+    def stack(self, frames: Iterable[int]) -> np.ndarray:
+        """``frames[T, H, W, 3]`` of the given 1-based frames, decoded by threads."""
+        with _readers() as pool:
+            return np.stack(list(pool.map(self.read, frames)))
+
+
+def _readers() -> ThreadPoolExecutor:
+    """Threads that decode frames: JPEG decoding releases the GIL."""
+    return ThreadPoolExecutor(min(_READ_THREADS, os.cpu_count() or 1), thread_name_prefix="crmot-read")
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,7 @@ class ClassicalBackend(SegmentationBackend):
         sample), and the perspective line fitted on the blobs of those same frames."""
         count = min(video.num_frames, self.config.background_frames)
         sample = np.unique(np.linspace(1, video.num_frames, count).round().astype(int))
-        frames = np.stack([video.read(int(f)) for f in sample])
+        frames = video.stack(sample.tolist())
         background = pixels.median_frame(torch.from_numpy(frames).to(self.device)).cpu().numpy()
         boxes = np.array([box for _, top, left, blob in self._blobs(frames, background)
                           if (box := _box(self._core(blob), top, left))], dtype=np.float64).reshape(-1, 4)
@@ -201,7 +201,7 @@ class ClassicalBackend(SegmentationBackend):
                 expected = local.height(bottom) if local else None
                 if expected is not None and bottom - top < cfg.min_relative_height * expected:
                     continue
-                mask = np.zeros((height, width), bool)
+                mask = np.zeros((height, width), bool, order="F")  # pycocotools' layout: no copy to encode
                 mask[rows, cols] = True
                 colours = _half_colours(frames[t], rows, cols, (top + bottom) // 2)  # of the pixels seen
                 if expected is not None and whole and bottom - top < cfg.complete_below * expected:
