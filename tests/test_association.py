@@ -16,8 +16,8 @@ from crmot.association.describe import AttributeDescriber, Description
 from crmot.association.geometry import apply_homography, fit_homography
 from crmot.association.labels import pseudo_expressions
 from crmot.association.matcher import ExpressionMatcher
-from crmot.association.pipeline import (AssociationConfig, Holder, _bridge_gaps, _give_up_pixels, _tracklet_from_rows,
-                                       associate_scene)
+from crmot.association.pipeline import (AssociationConfig, Holder, SceneContext, _bridge_gaps, _give_up_pixels,
+                                       _tracklet_from_rows, associate_scene, tracklet_prototypes)
 from crmot.association.records import Tracklet
 from crmot.constants import COLOURS
 from crmot.data import masks as rle
@@ -279,6 +279,18 @@ def test_a_neighbour_merged_with_a_recovered_person_gives_up_their_pixels():
     assert rle.area(tracklets[0].masks).tolist() == [330.0] * 3
 
 
+def test_tracklets_without_a_crop_get_zero_prototypes_of_the_embedders_width(world):
+    """Masks too small to embed (re-prompting can propose such): zero vectors that compare with the
+    identities' prototypes (similarity 0), not vectors of another width."""
+    view = world.views[0]
+    size = (view.seqinfo.height, view.seqinfo.width)
+    masks = [_mask_row(f, 20, 23, 10, 15, size)[2] for f in (1, 2)]  # 15 pixels, under MIN_CROP_PIXELS
+    tiny = Tracklet(view.index, 1, np.array([1, 2]), rle.to_boxes(masks), np.ones(2), masks)
+    embedder = ColourEmbedder()
+    prototypes = tracklet_prototypes([tiny], SceneContext(world, gain_frames=2), embedder, per_tracklet=2)
+    assert prototypes.shape == (1, embedder.dim) and not prototypes.any()
+
+
 def test_homography_fit_recovers_a_known_mapping_despite_outliers():
     rng = np.random.default_rng(0)
     H = np.array([[1.1, 0.05, 12.0], [-0.02, 0.9, 30.0], [1e-4, 2e-4, 1.0]])
@@ -301,4 +313,5 @@ def test_learned_embedders_build_offline_and_need_a_checkpoint(kind):
     crops = [Crop(0, 1, np.random.default_rng(i).uniform(0, 255, (64, 24, 3)).astype(np.float32),
                   np.ones((64, 24), bool), 1.0) for i in range(3)]
     vectors = embedder.embed(crops)
-    assert vectors.shape[0] == 3 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert vectors.shape == (3, embedder.dim) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert embedder.embed([]).shape == (0, embedder.dim)  # no crops: still the width prototypes compare at

@@ -92,7 +92,12 @@ class Embedder(ABC):
 
     @abstractmethod
     def embed(self, crops: list[Crop]) -> np.ndarray:
-        """(len(crops), D) float32, rows of unit norm."""
+        """(len(crops), D) float32, rows of unit norm; (0, D) for no crops."""
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """D: the width of an embedding, so that no crops still give vectors of the right width."""
 
     def setup(self, device) -> None:
         """Load weights onto ``device`` (once per process)."""
@@ -114,7 +119,7 @@ class ColourEmbedder(Embedder):
         return np.stack([self._one(c) for c in crops]).astype(np.float32) if crops else np.zeros((0, self.dim), np.float32)
 
     @property
-    def dim(self) -> int:
+    def dim(self) -> int:  # per part: colour names, a 4x4 a/b histogram, 4 lightness bins
         return len(PARTS) * (len(COLOUR_NAMES) + 16 + 4)
 
     def _one(self, crop: Crop) -> np.ndarray:
@@ -137,7 +142,7 @@ class ColourEmbedder(Embedder):
 
 def pool(embeddings: np.ndarray, owners: np.ndarray, weights: np.ndarray, count: int) -> np.ndarray:
     """(count, D) weighted mean embedding per owner, unit norm (zeros for owners without crops)."""
-    out = np.zeros((count, embeddings.shape[1] if embeddings.ndim == 2 else 0), np.float32)
+    out = np.zeros((count, embeddings.shape[1]), np.float32)
     np.add.at(out, owners, embeddings * weights[:, None])
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return np.where(norms > 0, out / np.maximum(norms, 1e-9), 0.0).astype(np.float32)

@@ -142,9 +142,7 @@ def tracklet_prototypes(tracklets: list[Tracklet], ctx: SceneContext, embedder: 
     embeddings = embedder.embed(crops)
     owners = np.array([c.owner for c in crops], np.int64)
     weights = np.array([c.weight for c in crops], np.float32)
-    if not crops:
-        return np.zeros((len(tracklets), 1), np.float32)
-    return pool(embeddings, owners, weights, len(tracklets))
+    return pool(embeddings, owners, weights, len(tracklets))  # zeros for tracklets without a crop
 
 
 def split_switches(tracklets: list[Tracklet], ctx: SceneContext, embedder: Embedder,
@@ -259,8 +257,6 @@ def reprompt(tracklets: list[Tracklet], labels: np.ndarray, prototypes: np.ndarr
     if not proposals:
         return [], 0
     vectors = tracklet_prototypes([p[0] for p in proposals], ctx, embedder, config.crops_per_tracklet)
-    if vectors.shape[1] != prototypes.shape[1]:  # no proposal had a crop large enough to embed
-        return [], len(proposals)
     # One that bridges a gap is placed by the view's own track either side, and what a neighbour's blob
     # leaves of it looks less like the person: it needs no more than a member needs to stay a member.
     accepted = [(t, label, v) for (t, label, bridges), v in zip(proposals, vectors)

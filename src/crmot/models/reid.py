@@ -52,6 +52,15 @@ class _TorchEmbedder(Embedder):
         self.device = torch.device(device)
         if self.model is None:
             self.model = self.build().eval().to(self.device)
+            with torch.inference_mode():  # the width of a feature, whatever the architecture
+                self._dim = int(self.forward(torch.zeros(1, 3, *self.input_size, device=self.device)).shape[-1])
+        self.model.to(self.device)
+
+    @property
+    def dim(self) -> int:
+        if self.model is None:
+            self.setup(self.device)
+        return self._dim
 
     def build(self) -> torch.nn.Module:
         raise NotImplementedError
@@ -69,7 +78,7 @@ class _TorchEmbedder(Embedder):
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 features = self.forward(images)
             out.append(F.normalize(features.float(), dim=-1).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
 
 class OSNetEmbedder(_TorchEmbedder):
