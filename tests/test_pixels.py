@@ -56,3 +56,22 @@ def test_foreground_equals_the_float64_thresholds(relax):
     for largest in range(256):  # every entry of the table, not only those the frames reach
         d = np.arange(256)
         np.testing.assert_array_equal(d >= least[largest], (d > relax * cfg.threshold) & (d >= relax * cfg.edge * largest))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (CPU runs are checked above)")
+def test_the_classical_backend_finds_the_same_components_on_the_gpu(tiny_root):
+    from crmot.data import load_split
+    from crmot.data.frames import read_frame
+    from crmot.tracklets.types import VideoSource
+
+    view = load_split(tiny_root, "train")[0].views[0]
+    info = view.seqinfo
+    video = VideoSource(info.seq_length, info.height, info.width, lambda f: read_frame(view, f))
+    found = {}
+    for device in ("cpu", "cuda"):
+        backend = ClassicalBackend()
+        backend.setup(torch.device(device))
+        background, _ = backend.calibrate(video)
+        found[device] = (background, [(t, y, x, blob.tobytes()) for t, y, x, blob in backend._blobs(video.stack(range(1, 9)), background)])
+    np.testing.assert_array_equal(found["cpu"][0], found["cuda"][0])
+    assert found["cpu"][1] == found["cuda"][1]
