@@ -2,7 +2,7 @@
 
 Per view: a median background from frames sampled over the whole video (memory bounded by the
 sample, not the length), foreground = colour distance to it, cut at blurred edges, cleaned by
-morphology (torch, whole windows at once, on the stage's device) and split into connected
+morphology (torch, batches of frames on the stage's device) and split into connected
 components (scipy.ndimage, on the CPU). A
 perspective line (person height vs. foot row, fitted per view on the sampled frames, no calibration
 needed) sizes the person rectangles that explain a merged group; without it, side-by-side people

@@ -1,11 +1,11 @@
 """Per-pixel work of the classical backend in torch, so it runs on the GPU when stage 1 has one.
 
-Whole windows of frames ``(T, H, W)`` at once. The border rules are scipy.ndimage's (the backend
-was tuned with it, and the tests hold these functions to it): morphology treats pixels outside the
+Batches of frames ``(T, H, W)`` at once. The border rules are scipy.ndimage's (the backend was
+tuned with it, and the tests hold these functions to it): morphology treats pixels outside the
 image as background (``border_value=0``, so an erosion clears a rim as wide as its reach), and the
 maximum filter ignores them. Windows are centred rectangles of odd sides, done one axis at a time
-as maxima (or ANDs) of shifted slices: elementwise work that is fast on a CPU's cores as on a GPU,
-where pooling kernels are slow on a CPU for one channel.
+as maxima of shifted slices: elementwise work, fast on a GPU and on a CPU's cores alike (torch's
+pooling kernels are slow on a CPU for one-channel images).
 """
 
 from __future__ import annotations
