@@ -32,6 +32,17 @@ def test_an_even_window_is_refused():
         pixels.max_filter(torch.zeros(1, 8, 8), (4, 3))
 
 
+def test_frames_are_shared_with_torch_on_the_cpu_unless_read_only():
+    """torch warns (once per process) when handed read-only memory, as a decoded PIL frame is:
+    such frames are copied, the others shared."""
+    frame = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    assert np.shares_memory(pixels.to_device(frame, torch.device("cpu")).numpy(), frame)
+    frame.flags.writeable = False
+    tensor = pixels.to_device(frame, torch.device("cpu"))
+    np.testing.assert_array_equal(tensor.numpy(), frame)
+    assert not np.shares_memory(tensor.numpy(), frame)
+
+
 @pytest.mark.parametrize("count", [47, 48])
 def test_median_frame_equals_numpys_truncated(count):
     frames = np.random.default_rng(count).integers(0, 256, (count, 12, 10, 3)).astype(np.uint8)

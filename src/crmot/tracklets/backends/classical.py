@@ -167,7 +167,7 @@ class ClassicalBackend(SegmentationBackend):
         count = min(video.num_frames, self.config.background_frames)
         sample = np.unique(np.linspace(1, video.num_frames, count).round().astype(int))
         frames = video.stack(sample.tolist())
-        background = pixels.median_frame(torch.from_numpy(frames).to(self.device)).cpu().numpy()
+        background = pixels.median_frame(pixels.to_device(frames, self.device)).cpu().numpy()
         boxes = np.array([box for _, top, left, blob in self._blobs(frames, background)
                           if (box := _box(self._core(blob), top, left))], dtype=np.float64).reshape(-1, 4)
         height, width = frames.shape[1:3]
@@ -217,7 +217,7 @@ class ClassicalBackend(SegmentationBackend):
         of the largest distance nearby: the mask stops at the blurred edge's midpoint, not where the
         smear fades into noise."""
         cfg = self.config
-        frames, background = (torch.from_numpy(a).to(self.device) for a in (frames, background))
+        frames, background = (pixels.to_device(a, self.device) for a in (frames, background))
         distance = (torch.maximum(frames, background) - torch.minimum(frames, background)).amax(dim=-1)  # uint8
         nearby = pixels.max_filter(distance, (cfg.edge_reach, cfg.edge_reach))
         return distance >= self._least_foreground(relax)[nearby.long()]

@@ -10,7 +10,14 @@ pooling kernels are slow on a CPU for one-channel images).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``array`` as a tensor on ``device``, shared with numpy on the CPU where it can be: torch
+    cannot share read-only memory (a decoded frame can be), which is copied instead."""
+    return torch.from_numpy(array if array.flags.writeable else array.copy()).to(device)
 
 
 def _check_odd(size: tuple[int, int]) -> tuple[int, int]:
