@@ -42,6 +42,7 @@ def test_writes_tracklets_masks_manifest_and_quality(tiny_root, first_run):
             manifest = json.loads((scene_dir / "manifest.json").read_text())
             assert manifest["key"]["backend"]["name"] == "classical"
             assert manifest["frames"] == scene.num_frames * len(scene.views) and manifest["frames_per_s"] > 0
+            assert manifest["device"].startswith("cpu (")  # a speed figure names what ran it
             for view in scene.views:
                 tracklets = read_tracklets(scene_dir, view.index)  # masks: one per row, checked on read
                 assert len(tracklets.tracks) > 0

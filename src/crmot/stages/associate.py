@@ -119,8 +119,8 @@ class PseudoLabelWriter(BasePredictionWriter):
             return
         scene, result = prediction.source, prediction.result
         write_scene(pl_module.output_dir, scene, result)
-        write_manifest(pl_module.manifest_dir(scene.split, scene.name), prediction.key, seconds=prediction.seconds,
-                       tracklets=len(result.tracklets), identities=len(result.descriptions),
+        write_manifest(pl_module.manifest_dir(scene.split, scene.name), prediction.key, pl_module.device,
+                       seconds=prediction.seconds, tracklets=len(result.tracklets), identities=len(result.descriptions),
                        splits=result.splits, rounds=result.rounds, geometry=result.geometry)
         log.info("%s/%s: %d tracklets -> %d identities in %.1f s (%s geometry)", scene.split, scene.name,
                  len(result.tracklets), len(result.descriptions), prediction.seconds, result.geometry)

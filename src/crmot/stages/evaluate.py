@@ -113,8 +113,8 @@ class AnswerWriter(BasePredictionWriter):
                 rle.write_jsonl(path.with_suffix(".masks.jsonl"), answer.masks)
                 rows += len(answer.tracks)
         frames_per_s = scene.num_frames * len(scene.views) / max(prediction.seconds, 1e-9)
-        write_manifest(pl_module.manifest_dir(scene), prediction.key, seconds=prediction.seconds, rows=rows,
-                       frames_per_s=frames_per_s)
+        write_manifest(pl_module.manifest_dir(scene), prediction.key, pl_module.device, seconds=prediction.seconds,
+                       rows=rows, frames_per_s=frames_per_s)
         log.info("%s/%s: %d expressions answered with %d rows in %.1f s (%.1f view-frames/s, %s)", scene.split,
                  scene.name, len(prediction.answers), rows, prediction.seconds, frames_per_s, pl_module.model.name)
 

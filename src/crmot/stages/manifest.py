@@ -57,7 +57,15 @@ def is_done(output_dir: Path, key: dict) -> bool:
     return manifest.get("key") == json.loads(json.dumps(key)) and manifest.get("code") == code_fingerprint()
 
 
-def write_manifest(output_dir: Path, key: dict, **details) -> None:
-    """Written last, after every output file: its presence marks the work as finished."""
+def device_name(device: torch.device) -> str:
+    """What ran a stage, recorded beside its seconds: a speed figure means little without it."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"{device} ({torch.get_num_threads()} threads)"
+
+
+def write_manifest(output_dir: Path, key: dict, device: torch.device, **details) -> None:
+    """Written last, after every output file: its presence marks the work as finished. The device is
+    not part of the key: a finished output is not redone because another device is asked for."""
     atomic_write_json(Path(output_dir) / MANIFEST, {"key": key, "code": code_fingerprint(), "versions": versions(),
-                                                     **details})
+                                                     "device": device_name(device), **details})

@@ -104,7 +104,8 @@ class TrackletWriter(BasePredictionWriter):
         for index, tracklets in prediction.views.items():
             write_tracklets(prediction.output_dir, index, tracklets)
         write_manifest(
-            prediction.output_dir, prediction.key, seconds=prediction.seconds, frames=prediction.frames,
+            prediction.output_dir, prediction.key, pl_module.device, seconds=prediction.seconds,
+            frames=prediction.frames,
             frames_per_s=prediction.frames / prediction.seconds if prediction.seconds else None,
             rows={f"View{k}": len(t.tracks) for k, t in prediction.views.items()},
         )
