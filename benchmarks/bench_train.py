@@ -26,7 +26,7 @@ from crmot.data.synthetic import generate, load_preset  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.models.viewsam import ViewSAM  # noqa: E402
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader, denoise_queries  # noqa: E402
-from crmot.training.losses import LabelMatches, LossWeights, clip_loss  # noqa: E402
+from crmot.training.losses import LossWeights, mean_clip_loss  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train.json"
 
@@ -50,12 +50,9 @@ def measure(size: str, precision: str, compile_model: bool, steps: int, data: Pa
         clips = next(iterator)
         t1 = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = 0.0
-            for c in clips:
-                matches = LabelMatches(c["targets"], weights)
-                outputs = forward(c["images"].to(device), c["views"].to(device), c["sentences"],
-                                  denoise_queries(c["targets"], device), matches)
-                loss = loss + clip_loss(outputs, c["targets"], weights, matches.pairs)["loss"]
+            loss = mean_clip_loss(clips, lambda c, matches: forward(
+                c["images"].to(device), c["views"].to(device), c["sentences"], denoise_queries(c["targets"], device),
+                matches), weights)["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -27,7 +27,7 @@ from crmot.models.viewsam import ViewSAM
 from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
 from crmot.stages.launch import run_stage
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader, denoise_queries
-from crmot.training.losses import LabelMatches, LossWeights, clip_loss
+from crmot.training.losses import LabelMatches, LossWeights, mean_clip_loss
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,7 @@ class ViewSAMModule(L.LightningModule):
                           denoise_queries(clip["targets"], self.device), select_masks)
 
     def clip_losses(self, clips: list[dict]) -> dict[str, torch.Tensor]:
-        totals: dict[str, torch.Tensor] = {}
-        for clip in clips:
-            matches = LabelMatches(clip["targets"], self.weights)  # masks for matched candidates only
-            for k, v in clip_loss(self(clip, matches), clip["targets"], self.weights, matches.pairs).items():
-                totals[k] = totals.get(k, 0.0) + v / len(clips)
-        return totals
+        return mean_clip_loss(clips, self, self.weights)
 
     def training_step(self, clips: list[dict], batch_idx: int) -> torch.Tensor:
         losses = self.clip_losses(clips)

@@ -6,6 +6,7 @@ the queries (the cells holding a label box's centre are positive); and, for the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -63,6 +64,19 @@ class LabelMatches:
             self.pairs[(step, i)] = (q, g)
             chosen[i, q.to(chosen.device)] = True
         return chosen
+
+
+def mean_clip_loss(clips: list[dict], decode: Callable[[dict, LabelMatches], list[dict[str, torch.Tensor]]],
+                   w: LossWeights) -> dict[str, torch.Tensor]:
+    """Each term of :func:`clip_loss` averaged over ``clips``; ``decode(clip, select_masks)`` runs
+    the model, which decodes masks for the label-matched candidates only (:class:`LabelMatches`),
+    and the loss reuses that matching."""
+    totals: dict[str, torch.Tensor] = {}
+    for clip in clips:
+        matches = LabelMatches(clip["targets"], w)
+        for k, v in clip_loss(decode(clip, matches), clip["targets"], w, matches.pairs).items():
+            totals[k] = totals.get(k, 0.0) + v / len(clips)
+    return totals
 
 
 def square_grid(tokens: int) -> tuple[int, int]:
