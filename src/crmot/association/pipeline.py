@@ -67,10 +67,7 @@ class SceneContext:
         self.scene = scene
         self.views = [v.index for v in scene.views]
         self.sizes = {v.index: (v.seqinfo.height, v.seqinfo.width) for v in scene.views}
-        self.gains = {}
-        for view in scene.views:
-            sample = np.unique(np.linspace(1, view.num_frames, min(gain_frames, view.num_frames)).round().astype(int))
-            self.gains[view.index] = view_gain(np.stack([read_frame(view, int(f)) for f in sample]))
+        self.gains = {k: view_gain(self.video(k).spread(gain_frames)) for k in self.views}
 
     def read(self, view: int, frame: int) -> np.ndarray:
         return read_frame(self.scene.view(view), frame)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +43,12 @@ class VideoSource:
         finally:
             pool.shutdown(cancel_futures=True)  # a caller that stops early (an error) leaves no reads behind
 
-    def stack(self, frames: Iterable[int]) -> np.ndarray:
-        """``frames[T, H, W, 3]`` of the given 1-based frames, decoded by threads."""
+    def spread(self, count: int) -> np.ndarray:
+        """``frames[T, H, W, 3]``: at most ``count`` frames spread evenly over the whole video (a
+        sample whose memory does not grow with its length), decoded by threads."""
+        frames = np.unique(np.linspace(1, self.num_frames, min(count, self.num_frames)).round().astype(int))
         with _readers() as pool:
-            return np.stack(list(pool.map(self.read, frames)))
+            return np.stack(list(pool.map(self.read, frames.tolist())))
 
 
 def _readers() -> ThreadPoolExecutor:

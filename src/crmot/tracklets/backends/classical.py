@@ -164,9 +164,7 @@ class ClassicalBackend(SegmentationBackend):
     def calibrate(self, video: VideoSource) -> tuple[np.ndarray, "Perspective | None"]:
         """Median background from frames sampled over the whole video (memory bounded by the
         sample), and the perspective line fitted on the blobs of those same frames."""
-        count = min(video.num_frames, self.config.background_frames)
-        sample = np.unique(np.linspace(1, video.num_frames, count).round().astype(int))
-        frames = video.stack(sample.tolist())
+        frames = video.spread(self.config.background_frames)
         background = pixels.median_frame(pixels.to_device(frames, self.device)).cpu().numpy()
         boxes = np.array([box for _, top, left, blob in self._blobs(frames, background)
                           if (box := _box(self._core(blob), top, left))], dtype=np.float64).reshape(-1, 4)
@@ -211,16 +209,14 @@ class ClassicalBackend(SegmentationBackend):
                 out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask), colours))
         return out
 
-    def _foreground(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0) -> torch.Tensor:
-        """Pixels far enough from the background, per frame (a bool tensor on the device). Blur
-        smears a person's colours over the pixels around them, so a pixel must also reach ``edge``
-        of the largest distance nearby: the mask stops at the blurred edge's midpoint, not where the
-        smear fades into noise."""
-        cfg = self.config
-        frames, background = (pixels.to_device(a, self.device) for a in (frames, background))
-        distance = (torch.maximum(frames, background) - torch.minimum(frames, background)).amax(dim=-1)  # uint8
-        nearby = pixels.max_filter(distance, (cfg.edge_reach, cfg.edge_reach))
-        return distance >= self._least_foreground(relax)[nearby.long()]
+    def _foreground(self, frames: torch.Tensor, background: torch.Tensor, least: torch.Tensor) -> torch.Tensor:
+        """Pixels far enough from the background, per frame (uint8 tensors in, bool out; ``least``
+        from ``_least_foreground``). Blur smears a person's colours over the pixels around them, so
+        a pixel must also reach ``edge`` of the largest distance nearby: the mask stops at the
+        blurred edge's midpoint, not where the smear fades into noise."""
+        distance = (torch.maximum(frames, background) - torch.minimum(frames, background)).amax(dim=-1)
+        nearby = pixels.max_filter(distance, (self.config.edge_reach, self.config.edge_reach))
+        return distance >= least[nearby.long()]
 
     def _least_foreground(self, relax: float) -> torch.Tensor:
         """The smallest distance that is foreground, per largest distance nearby (0-255): above
@@ -234,8 +230,10 @@ class ClassicalBackend(SegmentationBackend):
         """(frame index, top, left, blob mask) of every foreground component of a window."""
         foreground = np.empty(frames.shape[:3], bool)
         step = max(1, _PIXELS_PER_PASS // (frames.shape[1] * frames.shape[2]))
+        background, least = pixels.to_device(background, self.device), self._least_foreground(relax)  # once a window
         for start in range(0, len(frames), step):
-            part = pixels.opening(self._foreground(frames[start:start + step], background, relax), _SPECKS)
+            part = self._foreground(pixels.to_device(frames[start:start + step], self.device), background, least)
+            part = pixels.opening(part, _SPECKS)
             foreground[start:start + step] = pixels.closing(pixels.closing(part, _VERTICAL), _SPECKS).cpu().numpy()
         labels, _ = ndimage.label(foreground, structure=_IN_FRAME)
         for label, found in enumerate(ndimage.find_objects(labels), start=1):
