@@ -14,7 +14,7 @@ import torch
 from crmot.models.viewsam import NO_MASK_LOGIT, ViewSAM
 from crmot.stages.train import main as train
 from crmot.training.clips import ClipDataset, denoise_queries
-from crmot.training.losses import LabelMatches, LossWeights, clip_loss
+from crmot.training.losses import LabelMatches, LossWeights, clip_loss, mean_clip_loss
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,9 +49,8 @@ def test_twenty_steps_on_one_clip_lower_the_loss(tiny_root):
     losses = []
     for _ in range(20):
         denoise = denoise_queries(clip["targets"], torch.device("cpu"))
-        matches = LabelMatches(clip["targets"], LossWeights())
-        loss = clip_loss(model(clip["images"], clip["views"], clip["sentences"], denoise, matches), clip["targets"],
-                         LossWeights(), matches.pairs)["loss"]
+        loss = mean_clip_loss([clip], lambda c, matches: model(c["images"], c["views"], c["sentences"], denoise, matches),
+                              LossWeights())["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
