@@ -23,8 +23,11 @@ PRECISION ?= bf16-mixed
 LABELS ?= runs/$(RUN)/pseudo
 CKPT ?= runs/$(RUN)/train/checkpoints/last.ckpt
 EVAL_PRECISION ?= 32-true
+# Real runs: Meta's SAM2 weights (conf/train.yaml needs model.sam2_checkpoint); the synthetic world:
+# TRAIN_CONFIG=conf/train_synthetic.yaml (SAM2 nano on crmot's sam2-nano-synthetic weights).
+TRAIN_CONFIG ?= conf/train.yaml
 
-.PHONY: help install demo data check tracklets pseudolabels train eval-zeroshot eval test test-all bench score clean
+.PHONY: help install demo data check pretrain tracklets pseudolabels train eval-zeroshot eval test test-all bench score clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,6 +50,9 @@ data: ## write the synthetic world: make data [DATA=data/synth] [PRESET=demo|ben
 check: ## validate a dataset root and print its summary: make check DATA=<root>
 	$(BIN)/crmot data check $(DATA)
 
+pretrain: ## SAM2 nano on class-agnostic masks of a separate synthetic world -> the shipped sam2-nano-synthetic weights
+	$(BIN)/crmot pretrain --out src/crmot/models/weights/sam2_nano_synthetic.pt --world data/pretrain $(ARGS)
+
 tracklets: ## stage 1, per-view tracklets: make tracklets [DATA=data/synth] [RUN=demo] [ARGS="--model.overwrite true"]
 	$(STAGE1) --data.root $(DATA) --model.output_dir runs/$(RUN)/tracklets $(ARGS)
 
@@ -54,8 +60,8 @@ pseudolabels: ## stages 1+2, pseudo label root in runs/$(RUN)/pseudo: make pseud
 	$(STAGE1) --data.root $(DATA) --model.output_dir runs/$(RUN)/tracklets $(ARGS)
 	$(STAGE2) --data.root $(DATA) --model.tracklets_dir runs/$(RUN)/tracklets --model.output_dir runs/$(RUN)/pseudo $(ARGS2)
 
-train: ## stage 3, ViewSAM: make train [GPUS=8] [NODES=1] [PRECISION=bf16-mixed] [LABELS=runs/$(RUN)/pseudo] [ARGS=...]; re-run continues from last.ckpt
-	$(BIN)/python stages/train.py fit --config conf/train.yaml --data.root $(DATA) --data.label_root $(LABELS) \
+train: ## stage 3, ViewSAM: make train [GPUS=8] [NODES=1] [PRECISION=bf16-mixed] [LABELS=runs/$(RUN)/pseudo] [TRAIN_CONFIG=...] [ARGS=...]; re-run continues from last.ckpt
+	$(BIN)/python stages/train.py fit --config $(TRAIN_CONFIG) --data.root $(DATA) --data.label_root $(LABELS) \
 		--trainer.default_root_dir runs/$(RUN)/train --trainer.devices $(GPUS) --trainer.num_nodes $(NODES) \
 		--trainer.precision $(PRECISION) $(if $(filter-out 1,$(GPUS) $(NODES)),--trainer.strategy ddp,) \
 		$(if $(wildcard runs/$(RUN)/train/checkpoints/last.ckpt),--ckpt_path last,) $(ARGS)
@@ -66,9 +72,10 @@ eval-zeroshot: ## training-free CRMOT on the test split (stages 1+2, expression 
 	$(BIN)/crmot zeroshot --data $(DATA) --pseudo runs/$(RUN)/pseudo --out runs/$(RUN)/zeroshot/predictions --split test
 	$(BIN)/crmot evaluate --gt $(DATA) --pred runs/$(RUN)/zeroshot/predictions --split test --protocol $(PROTOCOL) --json runs/$(RUN)/zeroshot/metrics.json
 
-eval: ## stage 4, trained ViewSAM on the test split, scored: make eval [RUN=demo] [CKPT=.../last.ckpt] [EVAL_PRECISION=bf16-mixed]
-	$(STAGE4) --data.root $(DATA) --data.splits [$(SPLIT)] --model.checkpoint $(CKPT) --model.output_dir runs/$(RUN)/eval \
-		--trainer.precision $(EVAL_PRECISION) $(ARGS)
+eval: ## stage 4, trained ViewSAM prompted by stage-1 tracklets of the test split, scored: make eval [RUN=demo] [CKPT=.../last.ckpt] [EVAL_PRECISION=bf16-mixed]
+	$(STAGE1) --data.root $(DATA) --data.splits [$(SPLIT)] --model.output_dir runs/$(RUN)/tracklets
+	$(STAGE4) --data.root $(DATA) --data.splits [$(SPLIT)] --model.checkpoint $(CKPT) --model.tracklets_dir runs/$(RUN)/tracklets \
+		--model.output_dir runs/$(RUN)/eval --trainer.precision $(EVAL_PRECISION) $(ARGS)
 
 score: ## score any prediction folder: make score GT=<root or per-expression GT> PRED=<pred root>
 	$(BIN)/crmot evaluate --gt $(GT) --pred $(PRED) --split $(SPLIT) --protocol $(PROTOCOL)

@@ -1,80 +1,157 @@
-"""Stage 4 fusion: per-view tracking, cross-view identities from identity embeddings, pooled referring."""
+"""Stage 4 fusion: ViewSAM's reading of stage-1 tracklets -> cross-view identities -> answers."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from crmot.data import masks as rle
-from crmot.inference.candidates import ViewCandidates
-from crmot.inference.fusion import FusionConfig, fuse, track_view
+from crmot.data.tracks import Tracks
+from crmot.inference.candidates import ViewRows
+from crmot.inference.fusion import FusionConfig, answer, identities
 
 SIZE = (64, 48)
+A, B, C = np.eye(3)[0], np.eye(3)[1], np.eye(3)[2]
+NO_GEOMETRY = FusionConfig(geometry_weight=0.0)
 
 
-def _view(objects: list[tuple[np.ndarray, np.ndarray, float]], frames: int = 6) -> ViewCandidates:
-    """Candidates of one view: per object (start box xywh, identity vector, refer probability), moving right."""
-    out = ViewCandidates()
-    for f in range(1, frames + 1):
-        for box, identity, refer in objects:
-            out.frames.append(f)
-            out.boxes.append(box + np.array([f, 0, 0, 0], float))
-            out.objectness.append(0.9)
-            out.refer.append(refer)
-            out.identity.append(identity / np.linalg.norm(identity))
-            out.masks.append(rle.encode(np.ones((8, 8), bool)))
-    return out
+def _view(tracklets: list[dict], frames: int = 6) -> ViewRows:
+    """One view's stage-1 rows: per tracklet a start box (xywh), an identity vector, referring
+    probabilities (one per expression), optionally an objectness, its frame range and its motion
+    (pixels per frame)."""
+    columns: dict[str, list] = {"frames": [], "ids": [], "boxes": [], "objectness": [], "identity": [], "refer": []}
+    for tid, t in enumerate(tracklets, start=1):
+        for f in t.get("frames", range(1, frames + 1)):
+            columns["frames"].append(f)
+            columns["ids"].append(tid)
+            columns["boxes"].append(np.asarray(t["box"], float) + [*(f * np.asarray(t.get("step", (1, 0)))), 0, 0])
+            columns["objectness"].append(t.get("objectness", 0.9))
+            identity = np.pad(t["identity"], (0, 128 - len(t["identity"])))
+            columns["identity"].append(identity / np.linalg.norm(identity))
+            columns["refer"].append(t["refer"])
+    n = len(columns["frames"])
+    tracks = Tracks(np.array(columns["frames"], np.int64), np.array(columns["ids"], np.int64),
+                    np.array(columns["boxes"]).reshape(n, 4))
+    masks = [rle.encode(np.ones((8, 8), bool))] * n
+    return ViewRows(tracks, np.array(columns["objectness"]), np.array(columns["identity"], np.float32).reshape(n, 128),
+                    np.array(columns["refer"], float).reshape(n, -1), masks)
 
 
-A, B = np.array([1.0, 0.0, 0.1]), np.array([0.0, 1.0, 0.1])
+def _answer(views: dict[int, ViewRows], config: FusionConfig, expression: int = 0):
+    objects = identities(views, config)
+    return objects, answer(views, objects, expression, {k: SIZE for k in views}, config)
 
 
 def test_one_object_seen_in_two_views_gets_one_id_and_the_unreferred_one_is_left_out():
-    views = {1: _view([(np.array([5, 5, 10, 20.0]), A, 0.9), (np.array([30, 5, 10, 20.0]), B, 0.1)]),
-             2: _view([(np.array([20, 8, 12, 24.0]), A, 0.8), (np.array([2, 8, 12, 24.0]), B, 0.2)])}
-    answers = fuse(views, {1: SIZE, 2: SIZE}, FusionConfig())
+    views = {1: _view([{"box": [5, 5, 10, 20], "identity": A, "refer": [0.9]},
+                       {"box": [30, 5, 10, 20], "identity": B, "refer": [0.1]}]),
+             2: _view([{"box": [2, 8, 12, 24], "identity": B, "refer": [0.2]},
+                       {"box": [20, 8, 12, 24], "identity": A, "refer": [0.8]}])}
+    objects, answers = _answer(views, NO_GEOMETRY)
+    assert len(objects) == 2 and all(sorted(o.rows) == [1, 2] for o in objects)
     for k in (1, 2):
         tracks = answers[k].tracks
         assert len(tracks) == 6 and set(tracks.ids.tolist()) == {1}
         assert len(answers[k].masks) == 6 and rle.decode(answers[k].masks[0]).shape == SIZE[::-1]
     assert np.allclose(answers[1].tracks.boxes[0], [6, 5, 10, 20])  # A's rows in view 1, not B's
+    assert np.allclose(answers[2].tracks.boxes[0], [21, 8, 12, 24])
 
 
-def test_two_objects_of_one_view_at_one_instant_never_share_an_identity():
-    views = {1: _view([(np.array([5, 5, 10, 20.0]), A, 0.9), (np.array([40, 5, 10, 20.0]), A, 0.9)])}
-    answers = fuse(views, {1: SIZE}, FusionConfig())
+def test_two_tracklets_of_one_view_at_one_instant_never_share_an_identity():
+    views = {1: _view([{"box": [5, 5, 10, 20], "identity": A, "refer": [0.9]},
+                       {"box": [40, 5, 10, 20], "identity": A, "refer": [0.9]}])}
+    objects, answers = _answer(views, NO_GEOMETRY)
+    assert len(objects) == 2
     tracks = answers[1].tracks
     assert len(tracks) == 12 and len(set(tracks.ids.tolist())) == 2
     assert all(len(np.unique(tracks.ids[tracks.frames == f])) == 2 for f in range(1, 7))
 
 
+def test_tracklets_of_one_object_split_in_time_join_one_identity():
+    """A tracker hand-over: one person, two tracklets one after the other, alike in ViewSAM's eyes."""
+    views = {1: _view([{"box": [5, 5, 10, 20], "identity": A, "refer": [0.9], "frames": range(1, 4)},
+                       {"box": [5, 5, 10, 20], "identity": A, "refer": [0.9], "frames": range(4, 7)},
+                       {"box": [40, 5, 10, 20], "identity": B, "refer": [0.1]}])}
+    objects, answers = _answer(views, NO_GEOMETRY)
+    assert len(objects) == 2
+    assert len(answers[1].tracks) == 6 and set(answers[1].tracks.ids.tolist()) == {1}
+
+
 def test_referring_evidence_is_pooled_over_views():
     """0.9 in one view and 0.3 in the other pool to 0.6: the object is answered in both views."""
-    views = {1: _view([(np.array([5, 5, 10, 20.0]), A, 0.9)]), 2: _view([(np.array([20, 8, 12, 24.0]), A, 0.3)])}
-    answers = fuse(views, {1: SIZE, 2: SIZE}, FusionConfig())
+    one = {"box": [5, 5, 10, 20], "identity": A, "refer": [0.9]}
+    other = {"box": [20, 8, 12, 24], "identity": A, "refer": [0.3]}
+    config = FusionConfig(geometry_weight=0.0, at_least_one=False)
+    _, answers = _answer({1: _view([one]), 2: _view([other])}, config)
     assert len(answers[1].tracks) == len(answers[2].tracks) == 6
     assert np.allclose(answers[2].tracks.scores, 0.6)
-    lonely = fuse({2: views[2]}, {2: SIZE}, FusionConfig(at_least_one=False))
+    _, lonely = _answer({2: _view([other])}, config)
     assert len(lonely[2].tracks) == 0  # on its own, view 2's evidence is too weak
 
 
 def test_when_nothing_clears_the_threshold_the_most_referred_identity_answers():
-    views = {1: _view([(np.array([5, 5, 10, 20.0]), A, 0.3), (np.array([30, 5, 10, 20.0]), B, 0.1)])}
-    answers = fuse(views, {1: SIZE}, FusionConfig())
+    views = {1: _view([{"box": [5, 5, 10, 20], "identity": A, "refer": [0.3]},
+                       {"box": [30, 5, 10, 20], "identity": B, "refer": [0.1]}])}
+    _, answers = _answer(views, NO_GEOMETRY)
     assert len(answers[1].tracks) == 6 and np.allclose(answers[1].tracks.scores, 0.3)
 
 
-def test_no_candidates_give_empty_answers_in_every_view():
-    answers = fuse({1: ViewCandidates(), 2: ViewCandidates()}, {1: SIZE, 2: SIZE}, FusionConfig())
-    assert all(len(a.tracks) == 0 and a.masks == [] for a in answers.values())
+def test_identities_close_to_the_best_answer_with_it():
+    views = {1: _view([{"box": [5, 5, 10, 20], "identity": A, "refer": [0.40]},
+                       {"box": [30, 5, 10, 20], "identity": B, "refer": [0.36]},
+                       {"box": [50, 5, 10, 20], "identity": C, "refer": [0.10]}])}
+    _, answers = _answer(views, FusionConfig(geometry_weight=0.0, relative_threshold=0.85))
+    assert sorted(set(answers[1].tracks.ids.tolist())) == [1, 2] and len(answers[1].tracks) == 12
+    _, best_only = _answer(views, FusionConfig(geometry_weight=0.0, relative_threshold=1.0))
+    assert len(best_only[1].tracks) == 6
 
 
-def test_view_tracks_follow_the_identity_embeddings_where_motion_alone_swaps_two_objects():
-    """Two objects meet, pause side by side and walk back (the tracker test's case), with ViewSAM's
-    identity embeddings as their appearance."""
-    xs = [(0, 30), (4, 26), (8, 22), (12, 18), (14, 16), (14, 16), (14, 16), (12, 18), (8, 22), (4, 26), (0, 30)]
-    frames = np.repeat(np.arange(1, len(xs) + 1), 2)
-    boxes = np.array([[x, 0, 10, 30] for pair in xs for x in pair], float)
-    identity = np.tile(np.stack([A, B]) / np.linalg.norm(A), (len(xs), 1)).astype(np.float32)
-    tracklets = track_view({"frames": frames, "boxes": boxes, "identity": identity}, FusionConfig())
-    assert len(tracklets) == 2
-    assert sorted((rows % 2).tolist() for rows in tracklets) == [[0] * len(xs), [1] * len(xs)]
+def test_every_expression_sees_the_same_identities():
+    views = {1: _view([{"box": [5, 5, 10, 20], "identity": A, "refer": [0.9, 0.1]},
+                       {"box": [30, 5, 10, 20], "identity": B, "refer": [0.1, 0.9]}])}
+    objects = identities(views, NO_GEOMETRY)
+    first = answer(views, objects, 0, {1: SIZE}, NO_GEOMETRY)[1].tracks
+    second = answer(views, objects, 1, {1: SIZE}, NO_GEOMETRY)[1].tracks
+    assert np.allclose(first.boxes[0], [6, 5, 10, 20]) and np.allclose(second.boxes[0], [31, 5, 10, 20])
+
+
+def test_tracklets_viewsam_does_not_take_for_objects_are_dropped():
+    views = {1: _view([{"box": [5, 5, 10, 20], "identity": A, "refer": [0.9], "objectness": 0.1},
+                       {"box": [30, 5, 10, 20], "identity": B, "refer": [0.2]}])}
+    objects, answers = _answer(views, NO_GEOMETRY)
+    assert len(objects) == 1
+    assert np.allclose(answers[1].tracks.boxes[0], [31, 5, 10, 20])
+
+
+def test_no_rows_give_no_identities_and_empty_answers_in_every_view():
+    empty = ViewRows(Tracks.empty(), np.zeros(0), np.zeros((0, 128), np.float32), np.zeros((0, 1)), [])
+    views = {1: empty, 2: empty}
+    objects, answers = _answer(views, FusionConfig())
+    assert objects == [] and all(len(a.tracks) == 0 and a.masks == [] for a in answers.values())
+
+
+def test_geometry_tells_apart_two_people_dressed_alike():
+    """Two views of one scene, two people alike in ViewSAM's eyes who arrive and leave together:
+    only where they stand tells them apart. Six other people (distinct) anchor the view-to-view
+    mapping, which the fusion fits itself from its first clustering."""
+    rng = np.random.default_rng(0)
+    ground = rng.uniform(0, 400, (8, 2))
+    steps = rng.uniform(-4, 4, (8, 2))
+    shift = np.array([37.0, -12.0])  # view 2 sees the ground moved (a homography: a translation)
+    looks = np.eye(8)
+    looks[1] = looks[0]  # people 0 and 1 look alike
+    refer = [[0.9]] + [[0.1]] * 7
+
+    def seen(offset, order):
+        return _view([{"box": [*(ground[i] + offset - [5, 40]), 10, 40], "identity": looks[i], "refer": refer[i],
+                       "step": steps[i]} for i in order], frames=20)
+
+    # listed in another order in view 2, so that looks alone pair person 0 with person 1
+    views = {1: seen(np.zeros(2), range(8)), 2: seen(shift, [1, 0, *range(2, 8)])}
+    config = FusionConfig(time_weight=0.0, identity_threshold=0.6)
+    objects, answers = _answer(views, config)
+    assert len(objects) == 8 and all(sorted(o.rows) == [1, 2] for o in objects)
+    referred = answers[2].tracks
+    assert set(referred.ids.tolist()) == {1}
+    assert np.allclose(referred.boxes[0, :2], ground[0] + shift - [5, 40] + steps[0])
+    _, looks_only = _answer(views, FusionConfig(time_weight=0.0, geometry_weight=0.0, identity_threshold=0.6))
+    assert not np.allclose(looks_only[2].tracks.boxes[0, :2], ground[0] + shift - [5, 40] + steps[0])

@@ -1,7 +1,9 @@
-"""Stage 3: ViewSAM parameters, losses that learn, bf16 on CPU, exact resume, DDP gradient sync."""
+"""Stage 3: ViewSAM parameters, losses that learn, the weak path never reads ground truth, bf16 on
+CPU, exact resume, DDP gradient sync."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,18 +13,21 @@ import lightning as L
 import pytest
 import torch
 
+from crmot.data import crtrack
 from crmot.models.viewsam import NO_MASK_LOGIT, ViewSAM
+from crmot.stages.train import ViewSAMModule
 from crmot.stages.train import main as train
-from crmot.training.clips import ClipDataset, denoise_queries
-from crmot.training.losses import LabelMatches, LossWeights, clip_loss, mean_clip_loss
+from crmot.training.clips import ClipDataset
 
 REPO = Path(__file__).resolve().parents[1]
+CONFIG = str(REPO / "conf/train_synthetic.yaml")
 
 
-def _fit(root: Path, out: Path, *extra: str) -> None:
-    train(["fit", "--config", str(REPO / "conf/train.yaml"), "--data.root", str(root), "--data.label_root", str(root),
+def _fit(root: Path, out: Path, *extra: str, labels: Path | None = None, config: str = CONFIG) -> None:
+    train(["fit", "--config", config, "--data.root", str(root), "--data.label_root", str(labels or root),
            "--trainer.default_root_dir", str(out), "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar",
-           "false", "--model.text_encoder", "word", "--data.stride", "8", *extra])
+           "false", "--trainer.logger", "false", "--model.text_encoder", "word", "--data.stride", "8",
+           "--data.expressions_per_clip", "4", *extra])
 
 
 def _trainable(checkpoint: Path) -> dict[str, torch.Tensor]:
@@ -34,68 +39,103 @@ def test_view_conditioning_none_has_only_the_heads_and_film_adds_what_the_table_
     both = ViewSAM("nano", "both", "word", allow_random_init=True)
     t_none, t_both = none.parameter_table(), both.parameter_table()
     assert t_none["sam2"] == t_both["sam2"] == sum(p.numel() for p in none.sam.parameters())
-    heads = sum(t_none["parts"][k] for k in ("text", "text_proj", "spatial", "decoder"))
+    heads = sum(t_none["parts"][k] for k in ("text", "text_proj", "text_adapter", "decoder", "grounding"))
     assert t_none["trainable"] == heads
-    assert t_both["trainable"] - t_none["trainable"] == sum(t_both["parts"][k] for k in ("condition", "film", "text_film"))
+    cell_film = sum(p.numel() for p in both.decoder.cell_film.parameters())  # the view FiLMs the box cells too
+    assert t_both["trainable"] - t_none["trainable"] == cell_film + sum(
+        t_both["parts"][k] for k in ("condition", "film", "text_film"))
     assert all(not p.requires_grad for p in both.sam.parameters())
 
 
 def test_twenty_steps_on_one_clip_lower_the_loss(tiny_root):
     torch.manual_seed(0)
-    model = ViewSAM("nano", "both", "word", allow_random_init=True)
-    clip = ClipDataset(tiny_root, tiny_root, "train", frames=2, stride=100, image_size=128, augment=False,
-                       expressions=2)[(0, 0)]
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    module = ViewSAMModule("nano", "both", "word", allow_random_init=True)
+    clip = ClipDataset(tiny_root, tiny_root, "train", frames=2, stride=100, image_size=256, augment=False,
+                       expressions=4)[(0, 0)]
+    optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-3)
     losses = []
     for _ in range(20):
-        denoise = denoise_queries(clip["targets"], torch.device("cpu"))
-        loss = mean_clip_loss([clip], lambda c, matches: model(c["images"], c["views"], c["sentences"], denoise, matches),
-                              LossWeights())["loss"]
+        loss = module.clip_losses([clip])["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0], losses
 
 
-def test_decoding_only_the_matched_masks_changes_no_loss_or_gradient(tiny_root):
-    """Training asks SAM2's mask decoder for the matched candidates' masks only: on one frame (no
-    memory) the loss and every gradient are those of decoding all of them."""
+def test_only_the_trained_masks_are_decoded_with_a_gradient_and_their_values_are_unchanged(tiny_root):
     torch.manual_seed(0)
-    model = ViewSAM("nano", "both", "word", allow_random_init=True)
-    clip = ClipDataset(tiny_root, tiny_root, "train", frames=1, stride=100, image_size=128, augment=False,
+    module = ViewSAMModule("nano", "both", "word", allow_random_init=True)
+    clip = ClipDataset(tiny_root, tiny_root, "train", frames=1, stride=100, image_size=256, augment=False,
                        expressions=2)[(0, 0)]
-    weights = LossWeights()
-
-    def run(matches):
-        model.zero_grad()
-        outputs = model(clip["images"], clip["views"], clip["sentences"], None, matches)
-        terms = clip_loss(outputs, clip["targets"], weights, None if matches is None else matches.pairs)
-        terms["loss"].backward()
-        grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
-        return outputs, terms, grads
-
-    _, terms_all, grads_all = run(None)
-    outputs, terms, grads = run(LabelMatches(clip["targets"], weights))
-    assert terms["mask_focal"] > 0 and torch.allclose(terms["loss"], terms_all["loss"], atol=1e-5)
-    assert grads.keys() == grads_all.keys()
-    assert all(torch.allclose(grads[k], grads_all[k], atol=1e-5, rtol=1e-4) for k in grads)
-    decoded = (outputs[0]["masks"] != NO_MASK_LOGIT).flatten(2).any(-1)  # candidates that got a mask
-    matched = sum(len(t["boxes"]) for t in clip["targets"][0]) * len(clip["sentences"])
-    assert int(decoded.sum()) == matched < decoded.numel()
+    trained = clip["targets"][0]["trained_mask"]
+    assert 0 < int(trained.sum()) < len(trained)
+    out = module(clip)
+    with torch.no_grad():
+        plain = module.model.describe(module.model.encode(clip["images"], clip["views"]),
+                                      _prompts(clip, module.device))
+    assert torch.allclose(out["masks"], plain["masks"], atol=1e-5)
+    out["masks"][0, trained].sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.model.film.parameters())
+    padding = _prompts(clip, module.device).padding
+    assert torch.all(out["masks"][padding] == NO_MASK_LOGIT)
 
 
-def test_a_clip_carries_its_expression_and_others_of_its_scene_each_with_its_referents(tiny_root):
-    dataset = ClipDataset(tiny_root, tiny_root, "train", frames=2, stride=100, image_size=128, expressions=3)
-    ref = dataset.refs[1]
-    clip = dataset[(0, 1)]
+def _prompts(clip: dict, device):
+    from crmot.models.viewsam import normalised_prompts
+
+    return normalised_prompts([t["prompts"] for t in clip["targets"]], device)
+
+
+def test_a_clip_asks_each_expression_about_every_label_prompt_and_negatives_belong_to_no_one(tiny_root):
+    dataset = ClipDataset(tiny_root, tiny_root, "train", frames=2, stride=100, image_size=128, expressions=3,
+                          negatives=2)
+    ref = dataset.refs[-1]
+    clip = dataset[(0, len(dataset) - 1)]
     _, labels = dataset.scenes[ref.scene]
-    by_name = {e.name: e for e in labels.expressions}
-    assert clip["names"][0] == labels.expressions[ref.expression].name
-    assert len(set(clip["names"])) == len(clip["names"]) == min(3, len(labels.expressions)) > 1
-    for target, view in zip(clip["targets"][0], labels.views):
-        for e, name in enumerate(clip["names"]):
-            assert target["referred"][e].tolist() == [int(i) in by_name[name].ids for i in target["ids"]]
+    by_sentence = {e.sentence: e for e in labels.expressions}
+    assert len(set(clip["sentences"])) == len(clip["sentences"]) == min(3, len(labels.expressions)) > 1
+    for target in clip["targets"]:
+        for e, sentence in enumerate(clip["sentences"]):
+            assert target["referred"][e].tolist() == [int(i) in by_sentence[sentence].ids for i in target["ids"]]
+        labelled = target["owner"] >= 0
+        assert torch.equal(target["objectness"], labelled.float())
+        assert target["owner"][labelled].tolist() == list(range(len(target["boxes"])))
+        assert len(target["prompts"]) == len(target["owner"]) and not target["trained_mask"][~labelled].any()
+
+
+def test_weak_training_never_reads_the_data_roots_labels(tiny_root, tmp_path, monkeypatch):
+    """Pseudo labels in their own root: training reads images from the data root and every label from
+    the label root, never the data root's gt.txt, masks or descriptions."""
+    labels = tmp_path / "pseudo"
+    shutil.copytree(tiny_root, labels, ignore=shutil.ignore_patterns("img1"))
+    data_root = str(tiny_root)
+    for name in ("read_tracks", "read_descriptions"):
+        original = getattr(crtrack, name)
+
+        def guarded(path, *args, _original=original, **kwargs):
+            assert not str(path).startswith(data_root), f"weak training read {path}"
+            return _original(path, *args, **kwargs)
+
+        monkeypatch.setattr(crtrack, name, guarded)
+    from crmot.data import masks as rle
+
+    original_masks = rle.read_jsonl
+
+    def guarded_masks(path, *args, **kwargs):
+        assert not str(path).startswith(data_root), f"weak training read {path}"
+        return original_masks(path, *args, **kwargs)
+
+    monkeypatch.setattr(rle, "read_jsonl", guarded_masks)
+    _fit(tiny_root, tmp_path / "run", "--trainer.max_steps", "1", labels=labels)
+    assert (tmp_path / "run/checkpoints/last.ckpt").is_file()
+
+
+def test_the_real_configuration_without_sam2_weights_names_the_setting(tiny_root, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _fit(tiny_root, tmp_path, "--trainer.max_steps", "1", config=str(REPO / "conf/train.yaml"))
+    err = capsys.readouterr().err
+    assert "model.sam2_checkpoint" in err and "sam2.1_hiera_base_plus.pt" in err
 
 
 def test_bf16_mixed_trains_on_cpu(tiny_root, tmp_path):
@@ -139,7 +179,7 @@ DDP_SCRIPT = textwrap.dedent("""
                         enable_checkpointing=False, enable_progress_bar=False, use_distributed_sampler=False,
                         callbacks=[Dump()])
     module = ViewSAMModule(size="nano", text_encoder="word", allow_random_init=True)
-    trainer.fit(module, ViewSAMData(root=root, label_root=root, stride=8))
+    trainer.fit(module, ViewSAMData(root=root, label_root=root, stride=8, expressions_per_clip=4))
 """)
 
 
@@ -156,8 +196,6 @@ def test_ddp_two_processes_keep_identical_parameters(tiny_root, tmp_path):
 
 
 def _initial_parameters() -> dict[str, torch.Tensor]:
-    from crmot.stages.train import ViewSAMModule
-
     L.seed_everything(0)
     module = ViewSAMModule(size="nano", text_encoder="word", allow_random_init=True)
     return {n: p.detach() for n, p in module.named_parameters() if p.requires_grad}

@@ -1,4 +1,4 @@
-"""The ``crmot`` command: ``data generate|check``, ``evaluate``, ``zeroshot``, ``demo``.
+"""The ``crmot`` command: ``data generate|check``, ``evaluate``, ``zeroshot``, ``pretrain``, ``demo``.
 
 Stage launchers (Lightning CLI) live in ``stages/``; this command holds the tools around them.
 """
@@ -62,11 +62,20 @@ def _parser() -> argparse.ArgumentParser:
     zs.add_argument("--no-text", action="store_true", help="attributes only, no MiniLM sentence similarity")
     zs.set_defaults(func=_zeroshot)
 
+    pre = sub.add_parser("pretrain", help="pretrain SAM2 nano on class-agnostic masks of a separate synthetic world")
+    pre.add_argument("--out", type=Path, default=None, help="checkpoint to write (default: the weights crmot ships)")
+    pre.add_argument("--world", type=Path, default=Path("data/pretrain"), help="pretraining world (written if absent)")
+    pre.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
+    pre.add_argument("--seed", type=int, default=None, help="world and training seed (default: the recipe's)")
+    pre.add_argument("--accelerator", default="auto")
+    pre.set_defaults(func=_pretrain)
+
     demo = sub.add_parser("demo", help="run the pipeline end to end on the synthetic demo world")
     demo.add_argument("--data", type=Path, default=Path("data/synth"))
     demo.add_argument("--run", type=Path, default=Path("runs/demo"))
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--train-steps", type=int, default=None, help="ViewSAM nano training steps (default: 600, 4-6.5 min)")
+    demo.add_argument("--train-steps", type=int, default=None,
+                      help="ViewSAM nano training steps (default: conf/train_synthetic.yaml's)")
     demo.set_defaults(func=_demo)
     return parser
 
@@ -109,11 +118,24 @@ def _zeroshot(args) -> None:
     console.print(f"answered {len(chosen)} expressions of {args.split}: predictions in {args.out}")
 
 
+def _pretrain(args) -> None:
+    from dataclasses import replace
+
+    from crmot.models.sam2 import SYNTHETIC_CHECKPOINT
+    from crmot.pretraining.train import Recipe, pretrain
+
+    changes = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
+    out = args.out or SYNTHETIC_CHECKPOINT
+    facts = pretrain(out, args.world, replace(Recipe(), **changes), accelerator=args.accelerator)
+    last = facts["history"][-1] if facts["history"] else {}
+    console.print(f"{facts['backbone']} written to {out} in {facts['seconds']:.0f} s "
+                  f"(last 100 steps: loss {last.get('loss')}, mask IoU {last.get('mask_iou')})")
+
+
 def _demo(args) -> None:
     from crmot.demo import run_demo
 
-    steps = {} if args.train_steps is None else {"train_steps": args.train_steps}
-    run_demo(args.data, args.run, seed=args.seed, console=console, **steps)
+    run_demo(args.data, args.run, seed=args.seed, console=console, train_steps=args.train_steps)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,18 @@ from crmot.association.colour import COLOUR_NAMES
 from crmot.association.describe import Description
 from crmot.association.pipeline import SceneAssociation
 from crmot.data import masks as rle
-from crmot.data.crtrack import Expression, Scene, gt_tracks, load_scene, write_descriptions, write_expressions, write_view
+from crmot.data.crtrack import (
+    Expression,
+    Scene,
+    gt_tracks,
+    list_scenes,
+    load_scene,
+    write_descriptions,
+    write_expressions,
+    write_view,
+)
 from crmot.data.tracks import Tracks
-from crmot.io import atomic_write_json
+from crmot.io import atomic_write_json, atomic_write_text
 from crmot.metrics.clear import match_boxes
 from crmot.metrics.sequence import score_sequence
 
@@ -63,6 +72,26 @@ def pseudo_expressions(scene: str, descriptions: dict[int, Description]) -> list
         if ids:
             out.append(Expression(scene=scene, sentence=text, ids=ids))
     return out
+
+
+def write_oracle_labels(root: Path, label_root: Path, split: str) -> int:
+    """A label root built from the dataset's own ground truth the way stage 2 builds pseudo labels:
+    GT rows, masks and ids, the GT expressions, plus the phrases of every person's GT description
+    mapped to every person they fit. It is what stage 2 would write if stages 1 and 2 were perfect,
+    so a model trained on it is the upper bound of weak training. Returns the number of scenes."""
+    names = list_scenes(root, split)
+    for name in names:
+        scene = load_scene(root, split, name)
+        for view in scene.views:
+            path = write_view(label_root, split, name, view.index, view.seqinfo, view.gt)
+            if view.masks_path.exists():
+                atomic_write_text(path / "gt" / "masks.jsonl", view.masks_path.read_text())
+        described = {i: Description(text, attrs.parse(text).colours) for i, text in scene.descriptions.items()}
+        known = {e.sentence for e in scene.expressions}
+        phrases = [e for e in pseudo_expressions(name, described) if e.sentence not in known]
+        write_expressions(label_root, split, name, [*scene.expressions, *phrases])
+        write_descriptions(label_root, split, name, scene.descriptions)
+    return len(names)
 
 
 def write_scene(label_root: Path, scene: Scene, result: SceneAssociation) -> None:

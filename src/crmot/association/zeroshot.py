@@ -36,3 +36,19 @@ def answer_split(data_root: Path, label_root: Path, split: str, matcher: Express
     atomic_write_json(Path(pred_root).parent / "zeroshot_choices.json",
                       {"matcher": matcher.info(), "label_root": str(label_root), "choices": chosen})
     return chosen
+
+
+def score_zeroshot(data: Path, run: Path, console=None) -> dict:
+    """The training-free pipeline on a root's test split: ``<run>/pseudo`` (stage 2) answers every
+    expression; predictions and ``metrics.json`` land in ``<run>/zeroshot``, printed to ``console``."""
+    from crmot.metrics.evaluate import evaluate, print_report
+    from crmot.models.text import SentenceEncoder
+
+    predictions = Path(run) / "zeroshot" / "predictions"
+    answer_split(data, Path(run) / "pseudo", "test", ExpressionMatcher(SentenceEncoder()), predictions)
+    report = evaluate(data, predictions, split="test")
+    report["pipeline"] = "training-free: stage-1 tracklets + stage-2 identities + attributes + MiniLM matcher"
+    atomic_write_json(Path(run) / "zeroshot" / "metrics.json", report)
+    if console is not None:
+        print_report(report, console)
+    return report

@@ -176,8 +176,11 @@ def load_split(root: str | os.PathLike, split: str) -> list[Scene]:
     return [load_scene(root, split, name) for name in list_scenes(root, split)]
 
 
-def load_scene(root: str | os.PathLike, split: str, scene: str) -> Scene:
-    """Read every view's seqinfo and labels, the expressions and the calibration of one scene."""
+def load_scene(root: str | os.PathLike, split: str, scene: str, labels: bool = True) -> Scene:
+    """Read every view's seqinfo and labels, the expressions and the calibration of one scene.
+
+    ``labels=False`` reads neither ``gt.txt`` nor the per-object descriptions (views get ``gt=None``):
+    what a model's inputs are (frames, expressions' sentences, calibration) without the answers."""
     _check_split(split)
     root = Path(root)
     base = images_dir(root, split)
@@ -193,7 +196,7 @@ def load_scene(root: str | os.PathLike, split: str, scene: str) -> Scene:
             view_dir(root, split, scene, missing[0]),
             f"missing view folder: scene {scene!r} has views {indices}, views are numbered 1..V",
         )
-    views = tuple(_load_view(root, split, scene, k) for k in indices)
+    views = tuple(_load_view(root, split, scene, k, labels) for k in indices)
     lengths = {v.name: v.num_frames for v in views}
     if len(set(lengths.values())) > 1:
         raise CRTrackFormatError(
@@ -208,16 +211,16 @@ def load_scene(root: str | os.PathLike, split: str, scene: str) -> Scene:
         name=scene,
         views=views,
         expressions=read_expressions(expr_path, scene) if expr_path.exists() else (),
-        descriptions=read_descriptions(desc_path) if desc_path.exists() else {},
+        descriptions=read_descriptions(desc_path) if labels and desc_path.exists() else {},
         calibration=_read_json(calib_path) if calib_path.exists() else None,
     )
 
 
-def _load_view(root: Path, split: str, scene: str, index: int) -> View:
+def _load_view(root: Path, split: str, scene: str, index: int, labels: bool = True) -> View:
     path = view_dir(root, split, scene, index)
     seqinfo = read_seqinfo(path / "seqinfo.ini")
     gt_path = path / "gt" / "gt.txt"
-    gt = read_tracks(gt_path) if gt_path.exists() else None
+    gt = read_tracks(gt_path) if labels and gt_path.exists() else None
     view = View(scene=scene, index=index, path=path, seqinfo=seqinfo, gt=gt)
     if gt is not None and len(gt) and gt.frames.max() > seqinfo.seq_length:
         raise CRTrackFormatError(gt_path, f"frame {gt.frames.max()} beyond seqLength={seqinfo.seq_length}")

@@ -1,15 +1,20 @@
-"""From ViewSAM candidates to the answer of one expression: tracks with one id across views.
+"""From ViewSAM's reading of the stage-1 rows to the answer of every expression: one id per object
+across views, output where the evidence pooled over views and frames says referred.
 
-1. Per view, candidates are linked over time by the stage-1 tracker (Kalman + Hungarian IoU, with the
-   candidates' identity embeddings as appearance, so that two objects crossing keep their tracks).
-2. Each view tracklet gets a prototype, the mean of its identity embeddings (the tracking head is
-   trained so that one object agrees with itself over time and across views); tracklets become
-   cross-view identities by the constrained clustering of stage 2 (never two tracklets of one view
-   at the same instant in one identity).
-3. An identity is referred when its referring probability, pooled over all its rows in all views
-   and frames (weighted by objectness), clears a threshold: a view where the expression's evidence
-   is occluded or ambiguous is outvoted by the views that see it. As every CRTrack expression
-   refers to some object, the most referred identity answers when none clears it (``at_least_one``).
+1. Each stage-1 tracklet of each view gets a prototype, the mean of ViewSAM's identity embeddings
+   over its rows (weighted by objectness); tracklets ViewSAM does not take for objects are dropped.
+2. Tracklets become cross-view identities by constrained average-linkage clustering (never two
+   tracklets of one view at the same instant in one identity). The affinity of two tracklets is the
+   cosine of their prototypes and, across views, how much their time spans overlap: synchronized
+   cameras over one area see a person arrive and leave at about the same times, which tells apart
+   two people dressed alike. Identities do not depend on the expression: every expression of a
+   scene sees the same ones.
+3. An identity answers an expression when ViewSAM's referring probability, pooled over all its rows
+   in all views and frames (weighted by objectness), clears a threshold, or comes close enough to
+   the best identity's: a view where the evidence is occluded or ambiguous is outvoted by the views
+   that see it, and words the model never met in training lower every identity alike. As every
+   CRTrack expression refers to some object, the most referred identity answers when none clears
+   it (``at_least_one``).
 """
 
 from __future__ import annotations
@@ -21,25 +26,35 @@ from PIL import Image
 
 from crmot.association.affinity import Affinity
 from crmot.association.clustering import cluster
+from crmot.association.geometry import GroundPlane, apply_homography
 from crmot.data import masks as rle
 from crmot.data.tracks import Tracks
-from crmot.inference.candidates import ViewCandidates
-from crmot.tracklets.tracker import IoUTracker, TrackerConfig
+from crmot.inference.candidates import ViewRows
 
 
 @dataclass
 class FusionConfig:
-    track_iou: float = 0.3  # least IoU between a track's prediction and a candidate to link them
-    min_hits: int = 2  # candidates before a view track is believed
-    max_age: int = 5  # frames a view track survives unseen
-    # Identity embeddings are unit vectors (the tracker's appearance cost is at most 2 x 2): at 4 they
-    # choose between links but never veto one. A trained head's embeddings are too noisy to veto:
-    # 0.5 (stage 1's value) cost the demo checkpoint 0.9 CVRIDF1 and 2.2 CVRMA.
-    track_match_value: float = 4.0
-    identity_threshold: float = 0.5  # least mean cosine similarity of tracklet prototypes in one identity
-    refer_threshold: float = 0.5  # least pooled referring probability of an answered identity
+    objectness: float = 0.5  # least mean objectness of a tracklet that is kept
+    identity_threshold: float = 0.5  # least mean affinity of the tracklets in one identity
+    time_weight: float = 0.3  # share of a cross-view affinity given to the overlap of the two time spans
+    geometry_weight: float = 0.3  # share given to where the two stand (view-to-view homography of the feet)
+    geometry_sigma: float = 0.5  # feet this far apart (in person heights) halve-ish the geometric evidence
+    max_distance: float = 2.0  # person heights: tracklets seen together further apart cannot be one object
+    overlap_tolerance: int = 1  # frames two tracklets of one view may share and still be one object
+    refer_threshold: float = 0.5  # least pooled referring probability of an answered identity ...
+    relative_threshold: float = 0.85  # ... or least share of the best identity's (1: the best only)
     at_least_one: bool = True  # every CRTrack expression refers to an object: else answer the most referred
     min_rows: int = 3  # identities with fewer rows (all views) are flicker, not objects
+
+
+@dataclass
+class Identity:
+    """One object across views: its rows in each view (indices into that view's ``ViewRows``)."""
+
+    rows: dict[int, np.ndarray]
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.rows.values())
 
 
 @dataclass
@@ -50,82 +65,148 @@ class Answer:
     masks: list[dict]  # COCO RLE at the frame's size, one per row
 
 
-def track_view(candidates: dict[str, np.ndarray], config: FusionConfig) -> list[np.ndarray]:
-    """Row indices of each confirmed tracklet of one view's candidates."""
-    tracker = IoUTracker(TrackerConfig(iou_threshold=config.track_iou, min_hits=config.min_hits, max_age=config.max_age,
-                                        match_value=config.track_match_value))
-    frames = candidates["frames"]
-    track = np.zeros(len(frames), np.int64)
-    for frame in np.unique(frames):
-        rows = np.flatnonzero(frames == frame).tolist()
-        step = tracker.step(candidates["boxes"][rows], rows, candidates["identity"][rows].astype(np.float64))
-        for row, tid in step.owners(rows).items():
-            track[row] = tid
-    return [np.flatnonzero(track == tid) for tid in np.unique(track[track > 0])]
-
-
-def fuse(views: dict[int, ViewCandidates], sizes: dict[int, tuple[int, int]], config: FusionConfig) -> dict[int, Answer]:
-    """The answer of one expression in every view (``sizes``: view -> (width, height))."""
-    arrays = {k: c.arrays() for k, c in views.items()}
-    members = [(k, rows) for k, a in arrays.items() for rows in track_view(a, config)]
-    answers = {k: Answer(Tracks.empty(), []) for k in views}
+def identities(views: dict[int, ViewRows], config: FusionConfig) -> list[Identity]:
+    """The scene's cross-view identities, from ViewSAM's identity embeddings of its stage-1 tracklets."""
+    members = []
+    for k, view in views.items():
+        for tid in np.unique(view.tracks.ids):
+            rows = np.flatnonzero(view.tracks.ids == tid)
+            if view.objectness[rows].mean() >= config.objectness:
+                members.append((k, rows))
     if not members:
-        return answers
-    prototypes = np.stack([_prototype(arrays[k], rows) for k, rows in members])
-    labels = cluster(_affinity(members, arrays, prototypes), config.identity_threshold)
-    rows_of: dict[int, list[tuple[int, np.ndarray]]] = {}
+        return []
+    prototypes = np.stack([_prototype(views[k], rows) for k, rows in members])
+    affinity = _affinity(members, views, prototypes, config)
+    labels = cluster(affinity, config.identity_threshold)
+    if config.geometry_weight > 0 and len(views) > 1:
+        geometric = _with_geometry(members, views, labels, affinity, config)
+        if geometric is not None:
+            labels = cluster(geometric, config.identity_threshold)
+    grouped: dict[int, dict[int, list[np.ndarray]]] = {}
     for (k, rows), label in zip(members, labels.tolist()):
-        rows_of.setdefault(label, []).append((k, rows))
-    pooled = {label: _pooled_refer(parts, arrays) for label, parts in rows_of.items()
-              if sum(len(rows) for _, rows in parts) >= config.min_rows}
-    answered = [label for label, p in pooled.items() if p >= config.refer_threshold]
+        grouped.setdefault(label, {}).setdefault(k, []).append(rows)
+    found = [Identity({k: np.sort(np.concatenate(parts)) for k, parts in per_view.items()})
+             for _, per_view in sorted(grouped.items())]
+    return [identity for identity in found if len(identity) >= config.min_rows]
+
+
+def answer(views: dict[int, ViewRows], objects: list[Identity], expression: int, sizes: dict[int, tuple[int, int]],
+           config: FusionConfig) -> dict[int, Answer]:
+    """The answer of expression ``expression`` in every view (``sizes``: view -> (width, height))."""
+    pooled = [_pooled_refer(views, identity, expression) for identity in objects]
+    best = max(pooled, default=0.0)
+    answered = [i for i, p in enumerate(pooled) if p >= config.refer_threshold
+                or (p >= config.relative_threshold * best and (config.at_least_one or p >= config.refer_threshold))]
     if not answered and pooled and config.at_least_one:
-        answered = [max(pooled, key=pooled.get)]
-    picked: dict[int, list[tuple[np.ndarray, int, float]]] = {k: [] for k in views}
-    for new_id, label in enumerate(sorted(answered), start=1):
-        for k, rows in rows_of[label]:
-            picked[k].append((rows, new_id, pooled[label]))
-    for k, chosen in picked.items():
-        if chosen:
-            answers[k] = _answer(views[k], arrays[k], chosen, sizes[k])
-    return answers
+        answered = [int(np.argmax(pooled))]
+    out = {}
+    for k, view in views.items():
+        chosen = [(objects[i].rows[k], new_id, pooled[i]) for new_id, i in enumerate(answered, start=1) if k in objects[i].rows]
+        out[k] = _answer(view, chosen, sizes[k]) if chosen else Answer(Tracks.empty(), [])
+    return out
 
 
-def _pooled_refer(parts: list[tuple[int, np.ndarray]], arrays: dict) -> float:
+def _pooled_refer(views: dict[int, ViewRows], identity: Identity, expression: int) -> float:
     """Referring probability of one identity over all its rows, weighted by their objectness."""
-    weight = np.concatenate([arrays[k]["objectness"][rows] for k, rows in parts])
-    refer = np.concatenate([arrays[k]["refer"][rows] for k, rows in parts])
+    weight = np.concatenate([views[k].objectness[rows] for k, rows in identity.rows.items()])
+    refer = np.concatenate([views[k].refer[rows, expression] for k, rows in identity.rows.items()])
     return float((weight * refer).sum() / max(weight.sum(), 1e-9))
 
 
-def _prototype(candidates: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
-    weights = candidates["objectness"][rows, None]
-    mean = (candidates["identity"][rows] * weights).sum(0)
+def _prototype(view: ViewRows, rows: np.ndarray) -> np.ndarray:
+    mean = (view.identity[rows] * view.objectness[rows, None]).sum(0)
     return mean / max(np.linalg.norm(mean), 1e-9)
 
 
-def _affinity(members: list[tuple[int, np.ndarray]], arrays: dict, prototypes: np.ndarray) -> Affinity:
-    """Cosine similarity of prototypes; tracklets of one view that share a frame cannot be one object."""
+def _affinity(members: list[tuple[int, np.ndarray]], views: dict[int, ViewRows], prototypes: np.ndarray,
+              config: FusionConfig) -> Affinity:
+    """Cosine of prototypes, across views mixed with the overlap of the time spans; tracklets of one
+    view that share more than ``overlap_tolerance`` frames cannot be one object."""
     n = len(members)
-    views = np.array([k for k, _ in members])
-    last = max(int(a["frames"].max()) for a in arrays.values() if len(a["frames"]))
+    camera = np.array([k for k, _ in members])
+    last = max(int(v.tracks.frames.max()) for v in views.values() if len(v.tracks))
     presence = np.zeros((n, last + 1), bool)
     for i, (k, rows) in enumerate(members):
-        presence[i, arrays[k]["frames"][rows]] = True
-    together = (presence.astype(np.int32) @ presence.T.astype(np.int32)) > 0
-    forbidden = (views[:, None] == views[None, :]) & together
+        presence[i, views[k].tracks.frames[rows]] = True
+    together = presence.astype(np.int32) @ presence.T.astype(np.int32)
+    same_view = camera[:, None] == camera[None, :]
+    first = np.array([views[k].tracks.frames[rows].min() for k, rows in members])
+    last_seen = np.array([views[k].tracks.frames[rows].max() for k, rows in members])
+    common = np.minimum(last_seen[:, None], last_seen[None]) - np.maximum(first[:, None], first[None]) + 1
+    union = np.maximum(last_seen[:, None], last_seen[None]) - np.minimum(first[:, None], first[None]) + 1
+    span_overlap = np.clip(common, 0, None) / union
+    score = prototypes @ prototypes.T
+    w = config.time_weight
+    score = np.where(same_view, score, (1 - w) * score + w * span_overlap)
+    forbidden = same_view & (together > config.overlap_tolerance)
     known = ~np.eye(n, dtype=bool)
-    return Affinity(prototypes @ prototypes.T, known, forbidden)
+    return Affinity(score, known, forbidden)
 
 
-def _answer(view: ViewCandidates, candidates: dict[str, np.ndarray], chosen: list[tuple[np.ndarray, int, float]],
-            size: tuple[int, int]) -> Answer:
+def _with_geometry(members: list[tuple[int, np.ndarray]], views: dict[int, ViewRows], labels: np.ndarray,
+                   affinity: Affinity, config: FusionConfig) -> Affinity | None:
+    """The affinity with where tracklets stand: each view's feet mapped into the first view's image
+    by homographies fitted (RANSAC) on the feet of the identities the first clustering found in two
+    views at once, then the distance of two tracklets' feet at the frames they share, in person
+    heights. None where no view can be mapped (too few shared identities)."""
+    feet = {i: _feet(views[k], rows) for i, (k, rows) in enumerate(members)}
+    camera = np.array([k for k, _ in members])
+    pairs: dict[tuple[int, int], tuple[list, list]] = {}
+    for i, j in zip(*np.nonzero((labels[:, None] == labels[None]) & (camera[:, None] < camera[None]))):
+        common, a, b = np.intersect1d(feet[i][0], feet[j][0], return_indices=True)
+        if len(common):
+            src, dst = pairs.setdefault((int(camera[i]), int(camera[j])), ([], []))
+            src.append(feet[i][1][a])
+            dst.append(feet[j][1][b])
+    plane = GroundPlane.learn({key: (np.concatenate(u), np.concatenate(v)) for key, (u, v) in pairs.items()}, {},
+                              sorted(views))
+    if len(plane.to_plane) < 2:
+        return None
+    n = len(members)
+    distance = np.full((n, n), np.nan)
+    for i in range(n):
+        for j in range(i + 1, n):
+            if camera[i] == camera[j] or camera[i] not in plane.to_plane or camera[j] not in plane.to_plane:
+                continue
+            common, a, b = np.intersect1d(feet[i][0], feet[j][0], return_indices=True)
+            if len(common) < 3:
+                continue
+            distance[i, j] = distance[j, i] = 0.5 * (_gap(plane, camera[j], camera[i], feet[j][1][b], feet[i][1][a], feet[i][2][a])
+                                                     + _gap(plane, camera[i], camera[j], feet[i][1][a], feet[j][1][b], feet[j][2][b]))
+    measured = ~np.isnan(distance)
+    geo = np.exp(-0.5 * (np.nan_to_num(distance) / config.geometry_sigma) ** 2)
+    w = config.geometry_weight
+    score = np.where(measured, (1 - w) * affinity.score + w * geo, affinity.score)
+    forbidden = affinity.forbidden | (measured & (np.nan_to_num(distance) > config.max_distance))
+    return Affinity(score, affinity.known, forbidden)
+
+
+def _gap(plane: GroundPlane, source: int, target: int, source_feet: np.ndarray, target_feet: np.ndarray,
+         target_heights: np.ndarray) -> float:
+    """Mean distance, in the target view's person heights, of the source's feet mapped into the target view."""
+    mapped = apply_homography(np.linalg.inv(plane.to_plane[target]) @ plane.to_plane[source], source_feet)
+    return float(np.mean(np.linalg.norm(mapped - target_feet, axis=1) / np.maximum(target_heights, 1.0)))
+
+
+def _feet(view: ViewRows, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames, bottom-centre points and heights of a tracklet's boxes."""
+    boxes = view.tracks.boxes[rows]
+    return view.tracks.frames[rows], np.column_stack([boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3]]), boxes[:, 3]
+
+
+def _answer(view: ViewRows, chosen: list[tuple[np.ndarray, int, float]], size: tuple[int, int]) -> Answer:
     rows = np.concatenate([r for r, _, _ in chosen])
     ids = np.concatenate([np.full(len(r), i) for r, i, _ in chosen])
     scores = np.concatenate([np.full(len(r), p) for r, _, p in chosen])
-    order = np.lexsort((ids, candidates["frames"][rows]))  # the writers' (frame, id) order, masks alike
+    frames = view.tracks.frames[rows]
+    # the writers' (frame, id) order, masks alike; where an identity's two tracklets of this view
+    # share a frame (a tracker hand-over), the more object-like row
+    order = np.lexsort((-view.objectness[rows], ids, frames))
+    first = np.ones(len(order), bool)
+    first[1:] = (np.diff(frames[order]) != 0) | (np.diff(ids[order]) != 0)
+    order = order[first]
     rows, ids, scores = rows[order], ids[order], scores[order]
-    tracks = Tracks(candidates["frames"][rows], ids, candidates["boxes"][rows], scores[:, None])
+    tracks = Tracks(view.tracks.frames[rows], ids, view.tracks.boxes[rows], scores[:, None])
     return Answer(tracks, [_full_size(view.masks[r], size) for r in rows.tolist()])
 
 

@@ -1,56 +1,143 @@
-"""SAM2 (Meta's ``sam2`` package): the video predictor built from its own configs, checkpoints loaded strictly."""
+"""SAM2 (Meta's ``sam2`` package): the image model and the video predictor, built from sam2's own configs.
+
+Sizes ``tiny`` .. ``large`` are Meta's SAM 2.1 releases (39 / 46 / 81 / 224 M parameters) and load
+Meta's checkpoints. ``nano`` (2.4 M parameters) is the tiny config shrunk by overrides: no weights of
+that size exist anywhere, so crmot pretrains its own on class-agnostic masks of a synthetic world
+(``crmot pretrain``) and ships them, named ``sam2-nano-synthetic`` wherever they are used. Every
+checkpoint is loaded strictly (a missing or unexpected key is an error naming the path).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-#: Our size names -> the sam2 package's SAM 2.1 configs (39 / 46 / 81 / 224 M parameters).
-CONFIGS = {
-    "tiny": "configs/sam2.1/sam2.1_hiera_t.yaml",
-    "small": "configs/sam2.1/sam2.1_hiera_s.yaml",
-    "base_plus": "configs/sam2.1/sam2.1_hiera_b+.yaml",
-    "large": "configs/sam2.1/sam2.1_hiera_l.yaml",
+
+@dataclass(frozen=True)
+class SAM2Size:
+    config: str  # a SAM 2.1 config of the sam2 package
+    overrides: tuple[str, ...] = ()
+    release: str | None = None  # the file name Meta releases the weights under
+
+
+#: The tiny config shrunk: Hiera with 32 channels and 5 blocks, FPN / memory / mask decoder at 64.
+NANO_OVERRIDES = (
+    "++model.image_encoder.trunk.embed_dim=32",
+    "++model.image_encoder.trunk.stages=[1,1,2,1]",
+    "++model.image_encoder.trunk.global_att_blocks=[3]",
+    "++model.image_encoder.trunk.window_spec=[8,4,8,4]",
+    "++model.image_encoder.neck.d_model=64",
+    "++model.image_encoder.neck.position_encoding.num_pos_feats=64",
+    "++model.image_encoder.neck.backbone_channel_list=[256,128,64,32]",
+    "++model.memory_attention.d_model=64",
+    "++model.memory_attention.num_layers=1",
+    "++model.memory_attention.layer.d_model=64",
+    "++model.memory_attention.layer.dim_feedforward=256",
+    "++model.memory_attention.layer.self_attention.embedding_dim=64",
+    "++model.memory_attention.layer.cross_attention.embedding_dim=64",
+    "++model.memory_attention.layer.cross_attention.kv_in_dim=32",
+    "++model.memory_encoder.out_dim=32",
+    "++model.memory_encoder.position_encoding.num_pos_feats=32",
+    "++model.memory_encoder.fuser.layer.dim=64",
+)
+
+SIZES = {
+    "nano": SAM2Size("configs/sam2.1/sam2.1_hiera_t.yaml", NANO_OVERRIDES),
+    "tiny": SAM2Size("configs/sam2.1/sam2.1_hiera_t.yaml", release="sam2.1_hiera_tiny.pt"),
+    "small": SAM2Size("configs/sam2.1/sam2.1_hiera_s.yaml", release="sam2.1_hiera_small.pt"),
+    "base_plus": SAM2Size("configs/sam2.1/sam2.1_hiera_b+.yaml", release="sam2.1_hiera_base_plus.pt"),
+    "large": SAM2Size("configs/sam2.1/sam2.1_hiera_l.yaml", release="sam2.1_hiera_large.pt"),
 }
-#: Random weights (tests, speed checks, the CPU demo) are drawn from this seed, so a frozen random SAM2
-#: is a function of its configuration: a trained ViewSAM finds the same frozen weights when reloaded.
+#: ``sam2_checkpoint: synthetic`` names the nano weights crmot ships (made by ``crmot pretrain``).
+SYNTHETIC = "synthetic"
+SYNTHETIC_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "sam2_nano_synthetic.pt"
+#: Random weights (tests, speed checks) are drawn from this seed, so a frozen random SAM2 is a function
+#: of its configuration: a trained ViewSAM finds the same frozen weights when reloaded.
 RANDOM_INIT_SEED = 0
-CHECKPOINT_HINT = "download the SAM 2.1 checkpoint of that size (e.g. sam2.1_hiera_base_plus.pt) to that path"
 
 
-def build_video_predictor(size: str, checkpoint: str | None, device: torch.device, image_size: int | None = None,
-                          allow_random_init: bool = False):
-    """The sam2 video predictor; without a checkpoint only when ``allow_random_init`` (speed tests)."""
-    from sam2.build_sam import build_sam2_video_predictor  # imports hydra: never initialise hydra before it
-
-    if size not in CONFIGS:
-        raise ValueError(f"SAM2 size must be one of {sorted(CONFIGS)}, not {size!r}")
-    if checkpoint is not None and not Path(checkpoint).exists():
-        raise FileNotFoundError(f"SAM2 checkpoint not found at {checkpoint} (model.backend.init_args.checkpoint): "
-                                f"{CHECKPOINT_HINT}")
-    if checkpoint is None and not allow_random_init:
-        raise FileNotFoundError("no SAM2 checkpoint given (model.backend.init_args.checkpoint); set "
-                                "allow_random_init: true only for speed tests")
-    # A smaller input size makes CPU tests fast; real checkpoints keep their native 1024.
-    overrides = [f"++model.image_size={image_size}"] if image_size else []
-    # apply_postprocessing=False: the hole-filling step needs the CUDA extension, which is not built.
-    return build_sam2_video_predictor(CONFIGS[size], ckpt_path=checkpoint, device=str(device),
-                                      hydra_overrides_extra=overrides, apply_postprocessing=False)
+def size_of(size: str) -> SAM2Size:
+    if size not in SIZES:
+        raise ValueError(f"SAM2 size must be one of {sorted(SIZES)}, not {size!r}")
+    return SIZES[size]
 
 
-def build_model(size: str, checkpoint: str | None, image_size: int, allow_random_init: bool = False) -> torch.nn.Module:
-    """SAM2Base (the modules ViewSAM reuses) at ``image_size``; checkpoint rules as above."""
-    from sam2.build_sam import build_sam2
+def resolve_checkpoint(size: str, checkpoint: str | None, allow_random_init: bool, key: str) -> Path | None:
+    """The checkpoint file to load, or None for random weights, by one rule for every SAM2 user:
+    a named checkpoint must exist; random weights need ``allow_random_init`` and no checkpoint."""
+    spec = size_of(size)
+    if checkpoint == SYNTHETIC:
+        if size != "nano":
+            raise ValueError(f"{key}: {SYNTHETIC!r} weights exist for size nano only, not {size!r}")
+        if not SYNTHETIC_CHECKPOINT.is_file():
+            raise FileNotFoundError(f"{key}: the shipped sam2-nano-synthetic weights are missing at "
+                                    f"{SYNTHETIC_CHECKPOINT}; rebuild them with `make pretrain`")
+        return SYNTHETIC_CHECKPOINT
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if not path.is_file():
+            hint = f"download Meta's {spec.release} to that path" if spec.release else "run `make pretrain`"
+            raise FileNotFoundError(f"SAM2 checkpoint not found at {path} ({key}): {hint}")
+        return path
+    if not allow_random_init:
+        raise FileNotFoundError(f"no SAM2 checkpoint given ({key}); random weights only with allow_random_init: true")
+    return None
 
-    if size not in CONFIGS:
-        raise ValueError(f"SAM2 size must be one of {sorted(CONFIGS)}, not {size!r}")
-    if checkpoint is not None and not Path(checkpoint).exists():
-        raise FileNotFoundError(f"SAM2 checkpoint not found at {checkpoint} (model.sam2_checkpoint): {CHECKPOINT_HINT}")
-    if checkpoint is None and not allow_random_init:
-        raise FileNotFoundError("no SAM2 checkpoint given (model.sam2_checkpoint); set allow_random_init: true "
-                                "only for tests, speed checks and the CPU demo")
+
+def backbone_name(size: str, checkpoint: Path | None) -> str:
+    """What every output calls the SAM2 weights: Meta's release, crmot's synthetic pretraining, or random."""
+    if checkpoint is None:
+        return f"sam2-{size}-random-init"
+    recorded = read_checkpoint(checkpoint).get("crmot", {}).get("backbone")
+    return recorded or f"sam2.1-hiera-{size}"
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint in Meta's release format, ``{"model": state_dict}`` (crmot adds ``"crmot"`` facts)."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
+        raise ValueError(f"{path}: not a readable SAM2 checkpoint ({type(err).__name__}: {err})") from None
+    if not isinstance(data, dict) or "model" not in data:
+        raise ValueError(f"{path}: not a SAM2 checkpoint (no 'model' entry, as Meta's releases have)")
+    return data
+
+
+def load_weights(model: torch.nn.Module, path: Path) -> None:
+    """Strict loading: every key of the model and no other."""
+    state = read_checkpoint(path)["model"]
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{path}: does not fit this SAM2 size: missing {missing[:6]}, unexpected {unexpected[:6]}")
+
+
+def build_model(size: str, checkpoint: Path | None, image_size: int) -> torch.nn.Module:
+    """SAM2Base (the modules ViewSAM reuses) at ``image_size``: a resolved checkpoint, or seeded random weights."""
+    from sam2.build_sam import build_sam2  # imports hydra: never initialise hydra before it
+
+    spec = size_of(size)
+    overrides = [*spec.overrides, f"++model.image_size={image_size}"]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_INIT_SEED)
-        return build_sam2(CONFIGS[size], ckpt_path=checkpoint, device="cpu", mode="train",
-                          hydra_overrides_extra=[f"++model.image_size={image_size}"], apply_postprocessing=False)
+        model = build_sam2(spec.config, ckpt_path=None, device="cpu", mode="train",
+                           hydra_overrides_extra=overrides, apply_postprocessing=False)
+    if checkpoint is not None:
+        load_weights(model, checkpoint)
+    return model
+
+
+def build_video_predictor(size: str, checkpoint: Path | None, device: torch.device, image_size: int | None = None):
+    """The sam2 video predictor (stage-1 tracklets) with a resolved checkpoint or random weights."""
+    from sam2.build_sam import build_sam2_video_predictor
+
+    spec = size_of(size)
+    # A smaller input size makes CPU tests fast; real checkpoints keep their native 1024.
+    overrides = [*spec.overrides, *([f"++model.image_size={image_size}"] if image_size else [])]
+    # apply_postprocessing=False: the hole-filling step needs the CUDA extension, which is not built.
+    predictor = build_sam2_video_predictor(spec.config, ckpt_path=None, device="cpu", hydra_overrides_extra=overrides,
+                                           apply_postprocessing=False)
+    if checkpoint is not None:
+        load_weights(predictor, checkpoint)
+    return predictor.to(device).eval()

@@ -1,9 +1,11 @@
 """Stage 4 as a Lightning predict stage: a trained ViewSAM answers every expression, then CVRIDF1/CVRMA.
 
-    python stages/evaluate.py predict --config conf/evaluate.yaml --model.checkpoint runs/demo/train/checkpoints/last.ckpt
+    python stages/evaluate.py predict --config conf/evaluate.yaml --model.checkpoint runs/demo/train/checkpoints/last.ckpt \
+        --model.tracklets_dir runs/demo/tracklets
 
-Per scene (DDP shards scenes): ViewSAM candidates for all expressions (:mod:`crmot.inference.candidates`),
-per-view tracking and cross-view fusion (:mod:`crmot.inference.fusion`), then for each expression
+Per scene (DDP shards scenes): the split's stage-1 tracklets prompt ViewSAM, which reads every row once
+for all expressions (:mod:`crmot.inference.candidates`); the fusion (:mod:`crmot.inference.fusion`)
+groups the tracklets into cross-view identities and answers each expression; then for each expression
 ``<output_dir>/<split>/predictions/<Scene>_<Sentence>/ViewK.txt`` (the official layout) and
 ``ViewK.masks.jsonl`` (one COCO RLE per row), and a manifest; a re-run skips scenes whose manifest
 matches (same checkpoint file, settings and inputs). Rank 0 then scores each split that has ground
@@ -12,6 +14,7 @@ truth with ``crmot evaluate``'s code: ``<output_dir>/<split>/metrics.json``, pri
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,14 +26,16 @@ from lightning.pytorch.cli import LightningCLI
 
 from crmot.data import masks as rle
 from crmot.data.crtrack import Scene, list_scenes, load_scene, write_predictions
+from crmot.data.tracks import Tracks, read_tracks
 from crmot.inference.candidates import CandidateConfig, predict_scene
-from crmot.inference.fusion import Answer, FusionConfig, fuse
+from crmot.inference.fusion import Answer, FusionConfig, answer, identities
 from crmot.io import atomic_write_json
 from crmot.metrics.evaluate import evaluate, print_report
 from crmot.models.viewsam.checkpoint import load_viewsam
 from crmot.stages.launch import run_stage
-from crmot.stages.manifest import is_done, view_fingerprint, write_manifest
+from crmot.stages.manifest import MANIFEST, is_done, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
+from crmot.tracklets.io import rows_path
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +53,18 @@ class EvaluationData(SceneData):
     """Scenes to answer: the test split by default."""
 
     def __init__(self, root: str = "data/synth", splits: list[str] | None = None, scenes: list[str] | None = None):
-        super().__init__(root, splits or ["test"], scenes)
+        super().__init__(root, splits or ["test"], scenes, labels=False)
 
 
 class EvaluationModule(L.LightningModule):
-    def __init__(self, checkpoint: str = "runs/demo/train/checkpoints/last.ckpt", output_dir: str = "runs/demo/eval",
+    def __init__(self, checkpoint: str = "runs/demo/train/checkpoints/last.ckpt",
+                 tracklets_dir: str = "runs/demo/tracklets", output_dir: str = "runs/demo/eval",
                  candidates: CandidateConfig | None = None, fusion: FusionConfig | None = None,
                  overwrite: bool = False) -> None:
         super().__init__()
         self.model, self.checkpoint = load_viewsam(checkpoint)
         self.model.requires_grad_(False)
+        self.tracklets_dir = Path(tracklets_dir)
         self.output_dir = Path(output_dir)
         self.candidates = candidates or CandidateConfig()
         self.fusion = fusion or FusionConfig()
@@ -70,19 +77,32 @@ class EvaluationModule(L.LightningModule):
         return {"model": self.model.name, "checkpoint": {**self.checkpoint, "bytes": stat.st_size,
                                                          "mtime_ns": stat.st_mtime_ns}}
 
+    def prompts(self, scene: Scene) -> tuple[dict[int, Tracks], dict]:
+        """The scene's stage-1 tracklet rows per view (ViewSAM's prompts) and what produced them."""
+        folder = self.tracklets_dir / scene.split / scene.name
+        manifest = folder / MANIFEST
+        if not manifest.is_file():
+            raise FileNotFoundError(f"{manifest}: no stage-1 tracklets for {scene.split}/{scene.name} "
+                                    "(model.tracklets_dir); run `make tracklets` on this split first")
+        rows = {v.index: read_tracks(rows_path(folder, v.index)) for v in scene.views}
+        return rows, json.loads(manifest.read_text())["key"]
+
     def predict_step(self, unit: dict, batch_idx: int = 0) -> ScenePredictions:
-        scene = load_scene(unit["root"], unit["split"], unit["scene"])
+        scene = load_scene(unit["root"], unit["split"], unit["scene"], labels=False)
+        prompts, stage1 = self.prompts(scene)
         key = {"stage": "evaluate", **self.describe(), "candidates": asdict(self.candidates),
                "fusion": asdict(self.fusion), "expressions": [e.name for e in scene.expressions],
-               "inputs": {v.name: view_fingerprint(v) for v in scene.views}}
+               "tracklets": stage1, "inputs": {v.name: view_fingerprint(v) for v in scene.views}}
         out = ScenePredictions(scene, key)
         if not self.overwrite and is_done(self.manifest_dir(scene), key):
             out.skipped = True
             return out
         start = time.perf_counter()
-        candidates = predict_scene(self.model, scene, self.candidates, self.device)
+        sentences = [e.sentence for e in scene.expressions]
+        views = predict_scene(self.model, scene, prompts, sentences, self.candidates, self.device)
+        objects = identities(views, self.fusion)
         sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
-        out.answers = {name: fuse(views, sizes, self.fusion) for name, views in candidates.items()}
+        out.answers = {e.name: answer(views, objects, i, sizes, self.fusion) for i, e in enumerate(scene.expressions)}
         out.seconds = time.perf_counter() - start
         return out
 

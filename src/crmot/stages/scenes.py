@@ -16,9 +16,11 @@ from crmot.data.crtrack import CRTrackFormatError, images_dir, list_scenes, load
 
 
 class SceneData(L.LightningDataModule):
-    def __init__(self, root: str = "data/synth", splits: list[str] | None = None, scenes: list[str] | None = None):
+    def __init__(self, root: str = "data/synth", splits: list[str] | None = None, scenes: list[str] | None = None,
+                 labels: bool = True):
         super().__init__()
         self.root = Path(root)
+        self.labels = labels  # False: a stage that must not see ground truth validates without reading it
         self.splits = [s for s in (splits or list(SPLITS)) if images_dir(self.root, s).is_dir()]
         self.scenes = scenes
         self.units: list[dict] = []
@@ -28,7 +30,7 @@ class SceneData(L.LightningDataModule):
         for split in self.splits:
             for name in list_scenes(self.root, split):
                 if self.scenes is None or name in self.scenes:
-                    load_scene(self.root, split, name)  # raises CRTrackFormatError naming the file
+                    load_scene(self.root, split, name, self.labels)  # raises CRTrackFormatError naming the file
                     self.units.append({"root": str(self.root), "split": split, "scene": name})
         if not self.units:
             raise CRTrackFormatError(self.root, f"no scene to process in splits {self.splits}")

@@ -23,11 +23,11 @@ from lightning.pytorch.utilities import rank_zero_only
 from rich.console import Console
 from rich.table import Table
 
-from crmot.models.viewsam import ViewSAM
+from crmot.models.viewsam import ViewSAM, normalised_prompts
 from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
 from crmot.stages.launch import run_stage
-from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader, denoise_queries
-from crmot.training.losses import LabelMatches, LossWeights, mean_clip_loss
+from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader
+from crmot.training.losses import LossWeights, clip_loss
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class ViewSAMModule(L.LightningModule):
     def __init__(self, size: str = "nano", view_conditioning: str = "both", text_encoder: str = "minilm",
                  sam2_checkpoint: str | None = None, text_checkpoint: str | None = None,
-                 allow_random_init: bool = False, lr: float = 2e-4, weight_decay: float = 0.05,
+                 allow_random_init: bool = False, lr: float = 3e-4, weight_decay: float = 0.05,
                  warmup_steps: int = 20, loss: LossWeights | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -50,12 +50,21 @@ class ViewSAMModule(L.LightningModule):
     def on_fit_start(self) -> None:
         print_parameter_table(self.model)
 
-    def forward(self, clip: dict, select_masks: LabelMatches | None = None) -> list[dict[str, torch.Tensor]]:
-        return self.model(clip["images"].to(self.device), clip["views"].to(self.device), clip["sentences"],
-                          denoise_queries(clip["targets"], self.device), select_masks)
+    def forward(self, clip: dict) -> dict[str, torch.Tensor]:
+        prompts = normalised_prompts([t["prompts"] for t in clip["targets"]], self.device)
+        trained = torch.zeros(prompts.padding.shape, dtype=torch.bool, device=self.device)
+        for b, target in enumerate(clip["targets"]):
+            trained[b, : len(target["trained_mask"])] = target["trained_mask"].to(self.device)
+        return self.model(clip["images"].to(self.device), clip["views"].to(self.device), prompts, clip["sentences"],
+                          trained)
 
     def clip_losses(self, clips: list[dict]) -> dict[str, torch.Tensor]:
-        return mean_clip_loss(clips, self, self.weights)
+        """Each loss term averaged over the clips of the batch."""
+        totals: dict[str, torch.Tensor] = {}
+        for clip in clips:
+            for k, v in clip_loss(self(clip), clip["targets"], self.weights).items():
+                totals[k] = totals.get(k, 0.0) + v / len(clips)
+        return totals
 
     def training_step(self, clips: list[dict], batch_idx: int) -> torch.Tensor:
         losses = self.clip_losses(clips)
@@ -98,8 +107,9 @@ class ViewSAMModule(L.LightningModule):
 
 class ViewSAMData(L.LightningDataModule):
     def __init__(self, root: str = "data/synth", label_root: str = "runs/demo/pseudo", split: str = "train",
-                 clip_frames: int = 2, stride: int = 4, expressions_per_clip: int = 1, batch_size: int = 1,
-                 num_workers: int = 0, augment: bool = True, seed: int = 0, image_size: int | None = None) -> None:
+                 clip_frames: int = 2, frame_gap: int = 4, stride: int = 4, expressions_per_clip: int = 16,
+                 negatives: int = 2, batch_size: int = 1, num_workers: int = 0, augment: bool = True, seed: int = 0,
+                 image_size: int | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.dataset: ClipDataset | None = None
@@ -107,8 +117,8 @@ class ViewSAMData(L.LightningDataModule):
     def setup(self, stage: str) -> None:
         size = self.hparams.image_size or self.trainer.lightning_module.image_size
         h = self.hparams
-        self.dataset = ClipDataset(h.root, h.label_root, h.split, h.clip_frames, h.stride, size, h.augment, h.seed,
-                                   h.expressions_per_clip)
+        self.dataset = ClipDataset(h.root, h.label_root, h.split, h.clip_frames, h.frame_gap, h.stride, size, h.augment,
+                                   h.seed, h.expressions_per_clip, h.negatives)
         log.info("%d training clips from %s (labels %s)", len(self.dataset), h.root, h.label_root)
 
     def train_dataloader(self) -> ResumableLoader:

@@ -1,12 +1,16 @@
-"""Training samples: short clips (T frames of all V views of one scene) with E of the scene's
-expressions: the clip's own expression and E - 1 others of the same scene, so that the referring head
-sees the same people answer different expressions differently (one expression per clip lets it learn
-who is often referred instead of what the words say).
+"""Training samples: short clips (T frames of all V views of one scene), the box prompts of each
+frame, and up to E of the scene's expressions, each with the prompts it refers to.
 
-Images come from the data root, labels from ``label_root`` (stage-2 pseudo labels, or the dataset's
-GT for the ``oracle`` baseline), through the one CRTrack loader. Every random choice of a sample
-(augmentation) is drawn from ``(seed, epoch, index)``, and the sampler's position is part of the
-checkpoint: a resumed run sees exactly the samples the uninterrupted run would have seen.
+The prompts are the label boxes moved and resized a little (stage-1 boxes, which prompt ViewSAM at
+inference, are never exactly the labels) plus a few boxes on no object, which teach the objectness
+to turn down a wrong prompt. Every expression of the clip's scene is asked about every prompt, so
+one clip teaches each word against every person in view.
+
+Images come from the data root, labels from ``label_root`` (stage-2 pseudo labels; the dataset's
+own ground truth for the upper-bound baseline), through the one CRTrack loader; the data root's
+labels are never read. Every random choice of a sample is drawn from ``(seed, epoch, index)``, and
+the sampler's position is part of the checkpoint: a resumed run sees exactly the samples the
+uninterrupted run would have seen.
 """
 
 from __future__ import annotations
@@ -22,34 +26,35 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from crmot.data import masks as rle
 from crmot.data.crtrack import CRTrackFormatError, Scene, list_scenes, load_scene
 from crmot.data.frames import read_frame
-from crmot.models.viewsam.heads import Denoise
 from crmot.models.viewsam.inputs import normalise, to_pixels
 
 #: A label box cut by an augmentation crop is kept if this share of it remains.
 MIN_KEPT_AREA = 0.3
-#: Denoising queries start from label boxes moved by up to this share of their size, and scaled by
-#: up to 1 +- it (DN-DETR's box noise scale).
-BOX_NOISE = 0.4
+#: Prompts are label boxes moved by up to this share of their size and resized by up to 1 +- it.
+PROMPT_JITTER = 0.15
+#: A box drawn as a negative prompt overlaps no label box by more than this IoU.
+NEGATIVE_IOU = 0.3
+#: Label prompts per image whose mask is trained (the mask loss needs few; SAM2's decoder is costly).
+TRAINED_MASKS = 2
 
 
 @dataclass(frozen=True)
 class ClipRef:
     scene: int  # index into the dataset's scenes
-    expression: int
     start: int  # first frame, 1-based
 
 
 class ClipDataset(Dataset):
     def __init__(self, root: str | Path, label_root: str | Path, split: str = "train", frames: int = 2,
-                 stride: int = 4, image_size: int = 128, augment: bool = True, seed: int = 0,
-                 expressions: int = 1) -> None:
-        self.frames, self.image_size, self.augment, self.seed = frames, image_size, augment, seed
-        self.expressions = expressions
+                 frame_gap: int = 4, stride: int = 4, image_size: int = 256, augment: bool = True, seed: int = 0,
+                 expressions: int = 16, negatives: int = 2) -> None:
+        self.frames, self.frame_gap, self.image_size = frames, frame_gap, image_size
+        self.augment, self.seed, self.expressions, self.negatives = augment, seed, expressions, negatives
         self.scenes: list[tuple[Scene, Scene]] = []
         self.refs: list[ClipRef] = []
         for name in list_scenes(label_root, split):
             labels = load_scene(label_root, split, name)
-            images = load_scene(root, split, name)
+            images = load_scene(root, split, name, labels=False)
             if len(labels.views) != len(images.views):
                 raise CRTrackFormatError(Path(label_root), f"scene {name}: {len(labels.views)} labelled views, "
                                          f"{len(images.views)} image views in {root}")
@@ -57,8 +62,8 @@ class ClipDataset(Dataset):
                 raise CRTrackFormatError(Path(label_root), f"scene {name}: needs gt.txt in every view and expressions")
             index = len(self.scenes)
             self.scenes.append((images, labels))
-            starts = range(1, max(labels.num_frames - frames + 1, 1) + 1, stride)
-            self.refs += [ClipRef(index, e, s) for e in range(len(labels.expressions)) for s in starts]
+            span = (frames - 1) * frame_gap
+            self.refs += [ClipRef(index, s) for s in range(1, max(labels.num_frames - span, 1) + 1, stride)]
         if not self.refs:
             raise CRTrackFormatError(Path(label_root), f"no training clip in split {split!r}")
         self._masks: dict[tuple[int, int], list[dict] | None] = {}
@@ -71,24 +76,23 @@ class ClipDataset(Dataset):
         ref = self.refs[index]
         rng = np.random.default_rng([self.seed, epoch, index])
         images, labels = self.scenes[ref.scene]
-        others = np.delete(np.arange(len(labels.expressions)), ref.expression)
-        chosen = [ref.expression, *rng.permutation(others)[: self.expressions - 1].tolist()]
-        expressions = [labels.expressions[e] for e in chosen]
-        frames = [min(ref.start + t, labels.num_frames) for t in range(self.frames)]
-        clip = torch.zeros(len(labels.views), self.frames, 3, self.image_size, self.image_size)
-        targets: list[list[dict]] = [[] for _ in frames]
+        order = rng.permutation(len(labels.expressions))[: self.expressions]
+        expressions = [labels.expressions[e] for e in sorted(order.tolist())]
+        frames = [min(ref.start + t * self.frame_gap, labels.num_frames) for t in range(self.frames)]
+        pixels, views, targets = [], [], []
         for v, (image_view, label_view) in enumerate(zip(images.views, labels.views)):
             width, height = image_view.seqinfo.width, image_view.seqinfo.height
             crop, flip, gain = self._augmentation(rng, width, height)
             masks = self._view_masks(ref.scene, v, label_view)
-            for t, frame in enumerate(frames):
-                pixels = to_pixels(Image.fromarray(read_frame(image_view, frame)).crop(crop), self.image_size)
-                pixels = (pixels * gain).clamp(0, 1)
-                clip[v, t] = normalise(pixels.flip(-1) if flip else pixels)
+            for frame in frames:
+                picture = to_pixels(Image.fromarray(read_frame(image_view, frame)).crop(crop), self.image_size)
+                picture = (picture * gain).clamp(0, 1)
+                pixels.append(normalise(picture.flip(-1) if flip else picture))
+                views.append(v)
                 rows = np.flatnonzero(label_view.gt.frames == frame)
-                targets[t].append(self._targets(label_view.gt, rows, masks, crop, flip, [e.ids for e in expressions], rng))
-        return {"images": clip, "views": torch.arange(len(labels.views)), "sentences": [e.sentence for e in expressions],
-                "targets": targets, "names": [e.name for e in expressions]}
+                targets.append(self._targets(label_view.gt, rows, masks, crop, flip, [e.ids for e in expressions], rng))
+        return {"images": torch.stack(pixels), "views": torch.tensor(views), "targets": targets,
+                "sentences": [e.sentence for e in expressions], "names": [e.name for e in expressions]}
 
     def _augmentation(self, rng: np.random.Generator, width: int, height: int):
         """Per view, the same for all frames of the clip: crop (scale 0.8-1), flip, colour gain."""
@@ -97,7 +101,7 @@ class ClipDataset(Dataset):
         scale = rng.uniform(0.8, 1.0)
         w, h = int(width * scale), int(height * scale)
         x0, y0 = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
-        gain = torch.from_numpy(rng.uniform(0.8, 1.2, 3).astype(np.float32)).view(3, 1, 1) * float(rng.uniform(0.85, 1.15))
+        gain = torch.from_numpy(rng.uniform(0.9, 1.1, 3).astype(np.float32)).view(3, 1, 1) * float(rng.uniform(0.85, 1.15))
         return (x0, y0, x0 + w, y0 + h), bool(rng.random() < 0.5), gain
 
     def _view_masks(self, scene: int, view: int, label_view) -> list[dict] | None:
@@ -108,7 +112,9 @@ class ClipDataset(Dataset):
         return self._masks[key]
 
     def _targets(self, gt, rows: np.ndarray, masks, crop, flip: bool, referred_ids: list, rng: np.random.Generator) -> dict:
-        """One view's labels at one instant; ``referred`` (E, G): which boxes each expression refers to."""
+        """One image's labels: label boxes (G) as normalised xyxy, their ids, masks and ``referred``
+        (E, G); the prompts (P = G + negatives) with their ``objectness`` target, ``owner`` label and
+        whether their mask is trained (``trained_mask``)."""
         x0, y0, x1, y1 = crop
         w, h = x1 - x0, y1 - y0
         boxes = gt.xyxy[rows] - np.array([x0, y0, x0, y0])
@@ -119,8 +125,7 @@ class ClipDataset(Dataset):
         rows, clipped = rows[keep], clipped[keep]
         if flip:
             clipped[:, [0, 2]] = w - clipped[:, [2, 0]]
-        cxcywh = np.column_stack([(clipped[:, 0] + clipped[:, 2]) / 2 / w, (clipped[:, 1] + clipped[:, 3]) / 2 / h,
-                                  (clipped[:, 2] - clipped[:, 0]) / w, (clipped[:, 3] - clipped[:, 1]) / h])
+        labels = clipped / np.array([w, h, w, h])
         mask_tensor = None
         if masks is not None:
             side = self.image_size // 4
@@ -131,34 +136,55 @@ class ClipDataset(Dataset):
             if flip:
                 mask_tensor = mask_tensor.flip(-1)
         ids = gt.ids[rows]
-        return {"boxes": torch.from_numpy(cxcywh).float(), "ids": torch.from_numpy(ids).long(),
-                "referred": torch.from_numpy(np.stack([np.isin(ids, r) for r in referred_ids])), "masks": mask_tensor,
-                "noised": torch.from_numpy(noised_boxes(cxcywh, rng)).float()}
+        negatives = negative_boxes(labels, self.negatives, rng)
+        prompts = np.concatenate([jittered_boxes(labels, rng), negatives])
+        trained_mask = torch.zeros(len(prompts), dtype=torch.bool)
+        if mask_tensor is not None:
+            trained_mask[rng.permutation(len(labels))[:TRAINED_MASKS]] = True
+        return {"boxes": torch.from_numpy(labels).float(), "ids": torch.from_numpy(ids).long(),
+                "referred": torch.from_numpy(np.stack([np.isin(ids, r) for r in referred_ids]).reshape(-1, len(ids))),
+                "masks": mask_tensor, "prompts": torch.from_numpy(prompts).float(),
+                "objectness": torch.cat([torch.ones(len(labels)), torch.zeros(len(negatives))]),
+                "owner": torch.cat([torch.arange(len(labels)), torch.full((len(negatives),), -1)]),
+                "trained_mask": trained_mask}
 
 
-def noised_boxes(cxcywh: np.ndarray, rng: np.random.Generator, scale: float = BOX_NOISE) -> np.ndarray:
-    """(G, 4) normalised cx, cy, w, h label boxes, each moved and resized at random (the denoising
-    queries' starting boxes)."""
-    size = cxcywh[:, 2:]
-    shift = rng.uniform(-scale / 2, scale / 2, size.shape) * size
-    resize = 1 + rng.uniform(-scale, scale, size.shape)
-    return np.clip(np.column_stack([cxcywh[:, :2] + shift, size * resize]), 1e-3, 1.0)
+def jittered_boxes(xyxy: np.ndarray, rng: np.random.Generator, scale: float = PROMPT_JITTER) -> np.ndarray:
+    """(G, 4) normalised x0, y0, x1, y1 boxes, each moved and resized at random, kept in the image."""
+    size = xyxy[:, 2:] - xyxy[:, :2]
+    centre = (xyxy[:, :2] + xyxy[:, 2:]) / 2 + rng.uniform(-scale / 2, scale / 2, size.shape) * size
+    size = size * (1 + rng.uniform(-scale, scale, size.shape))
+    return np.clip(np.concatenate([centre - size / 2, centre + size / 2], 1), 0.0, 1.0)
 
 
-def denoise_queries(targets: list[list[dict]], device: torch.device) -> list[Denoise] | None:
-    """Each instant's noised label boxes, padded across views to one length (None without labels)."""
-    longest = max(len(view["noised"]) for instant in targets for view in instant)
-    if not longest:
-        return None
-    queries = []
-    for instant in targets:
-        boxes = torch.full((len(instant), longest, 4), 0.5)
-        padding = torch.ones(len(instant), longest, dtype=torch.bool)
-        for v, view in enumerate(instant):
-            boxes[v, : len(view["noised"])] = view["noised"]
-            padding[v, : len(view["noised"])] = False
-        queries.append(Denoise(boxes.to(device), padding.to(device)))
-    return queries
+def negative_boxes(labels: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``count`` person-shaped boxes that overlap no label box by more than ``NEGATIVE_IOU``:
+    half shifted copies of a label (a prompt beside a person), half anywhere."""
+    out = []
+    for k in range(count):
+        if k % 2 == 0 and len(labels):
+            box = labels[rng.integers(len(labels))]
+            size = box[2:] - box[:2]
+            shift = rng.choice([-1, 1], 2) * rng.uniform(0.6, 1.2, 2) * size
+            candidate = np.concatenate([box[:2] + shift, box[2:] + shift])
+        else:
+            w = rng.uniform(0.03, 0.15)
+            h = min(w * rng.uniform(1.5, 4.0) * 1.6, 0.9)
+            x, y = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
+            candidate = np.array([x, y, x + w, y + h])
+        candidate = np.clip(candidate, 0.0, 1.0)
+        if np.all(candidate[2:] - candidate[:2] > 0.005) and (not len(labels) or box_iou(candidate[None], labels).max() <= NEGATIVE_IOU):
+            out.append(candidate)
+    return np.asarray(out, np.float64).reshape(-1, 4)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A, B) IoU of xyxy boxes."""
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
+    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=-1)  # noqa: E731
+    return inter / np.maximum(area(a)[:, None] + area(b)[None] - inter, 1e-12)
 
 
 class ClipSampler(Sampler):

@@ -153,6 +153,12 @@ def dog_drawable(camera: Camera, person: Person, xy: np.ndarray, direction: np.n
     return Drawable(depth=float(depth[0]), shapes=[legs, body, head])
 
 
+def as_instance(drawable: Drawable, number: int) -> Drawable:
+    """The drawable as one object numbered ``number``, everything it draws included (a bicycle, a bag)."""
+    shapes = [Shape(s.kind, s.box, s.colour, number) for s in drawable.shapes]
+    return Drawable(drawable.depth, shapes, number)
+
+
 def pillar_drawable(camera: Camera, pillar: Pillar) -> Drawable | None:
     uv, depth = camera.project(np.array([[*pillar.xy, 0.0], [*pillar.xy, pillar.height]]))
     if depth.min() < 0.5:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from crmot.data.synthetic.language import describe, scene_expressions
 from crmot.data.synthetic.people import Person, sample_people
 from crmot.data.synthetic.render import (
     Pillar,
+    Visible,
+    as_instance,
     dog_drawable,
     finish,
     paint,
@@ -110,16 +113,15 @@ def _write_view_star(job) -> int:
     return write_view_frames(*job)
 
 
-def write_view_frames(root: Path, config: WorldConfig, scene: SceneWorld, k: int) -> int:
-    """Render and write one view: frames, gt.txt, masks.jsonl, seqinfo.ini. Returns the GT row count."""
+def render_frames(config: WorldConfig, scene: SceneWorld, k: int, every_object: bool = False
+                  ) -> Iterator[tuple[np.ndarray, list[Visible]]]:
+    """Each frame of view ``k`` as uint8 RGB and what it shows: the people seen well enough to be
+    labelled, or, with ``every_object``, every object (people with what they carry, dogs, pillars),
+    each its own instance numbered from 1 in drawing order."""
     camera = scene.cameras[k - 1]
-    folder = f"{scene.name}_View{k}"
-    img_dir = view_dir(root, scene.split, scene.name, k) / "img1"
-    img_dir.mkdir(parents=True, exist_ok=True)
     background = render_background(camera)
     frame_numbers = np.arange(1, config.frames + 1, dtype=np.float64)
     motion = [p.positions(frame_numbers) for p in scene.people]
-    frames, ids, boxes, rles = [], [], [], []
     for t in range(config.frames):
         drawables = [d for pillar in scene.pillars if (d := pillar_drawable(camera, pillar))]
         for person, (xy, direction, present) in zip(scene.people, motion):
@@ -129,10 +131,23 @@ def write_view_frames(root: Path, config: WorldConfig, scene: SceneWorld, k: int
                 drawables.append(d)
             if person.companion == "dog" and (d := dog_drawable(camera, person, xy[t], direction[t])):
                 drawables.append(d)
+        if every_object:
+            drawables = [as_instance(d, n) for n, d in enumerate(drawables, start=1)]
         image, id_map, silhouette = paint(camera, background, drawables)
         rgb = finish(camera, image, np.random.default_rng((*scene.seed, k, t)))
-        atomic_write_bytes(img_dir / f"{folder}_{t + 1:06d}.jpg", _jpeg(rgb, config.jpeg_quality))
-        for seen in visible_people(id_map, silhouette):
+        yield rgb, visible_people(id_map, silhouette)
+
+
+def write_view_frames(root: Path, config: WorldConfig, scene: SceneWorld, k: int) -> int:
+    """Render and write one view: frames, gt.txt, masks.jsonl, seqinfo.ini. Returns the GT row count."""
+    camera = scene.cameras[k - 1]
+    folder = f"{scene.name}_View{k}"
+    img_dir = view_dir(root, scene.split, scene.name, k) / "img1"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    frames, ids, boxes, rles = [], [], [], []
+    for t, (rgb, seen_people) in enumerate(render_frames(config, scene, k)):
+        atomic_write_bytes(img_dir / f"{folder}_{t + 1:06d}.jpg", jpeg(rgb, config.jpeg_quality))
+        for seen in seen_people:
             frames.append(t + 1)
             ids.append(seen.pid)
             boxes.append(seen.box)
@@ -146,7 +161,7 @@ def write_view_frames(root: Path, config: WorldConfig, scene: SceneWorld, k: int
     return len(gt)
 
 
-def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
+def jpeg(rgb: np.ndarray, quality: int) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()

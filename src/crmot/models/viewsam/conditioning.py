@@ -1,6 +1,7 @@
 """View conditioning: a per-camera learnable token plus a condition encoder from the frame's global
-features (so cameras never seen in training still get a condition), applied as FiLM on SAM2's
-multi-scale features and, as extra tokens, in text-visual cross-attention."""
+features and colour statistics (so cameras never seen in training still get a condition, and a
+camera's colour cast is visible to it), applied as FiLM on SAM2's multi-scale features, on the
+appearance map and on the expression's words, and, as extra tokens, in the candidates' attention."""
 
 from __future__ import annotations
 
@@ -8,21 +9,30 @@ import torch
 from torch import nn
 
 VIEW_CONDITIONING = ("film", "tokens", "both", "none")
+#: Per-channel mean and standard deviation of the normalised input image.
+IMAGE_STATISTICS = 6
+
+
+def image_statistics(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, S, S) -> (B, 6): what a grey-world white balance would read of the camera's cast."""
+    return torch.cat([images.mean(dim=(2, 3)), images.std(dim=(2, 3))], 1)
 
 
 class ViewCondition(nn.Module):
-    def __init__(self, dim: int, max_views: int = 16, num_tokens: int = 2) -> None:
+    def __init__(self, feature_dim: int, dim: int, max_views: int = 16, num_tokens: int = 2) -> None:
         super().__init__()
         self.camera = nn.Embedding(max_views, dim)
         nn.init.normal_(self.camera.weight, std=0.02)
-        self.encoder = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.encoder = nn.Sequential(nn.Linear(feature_dim + IMAGE_STATISTICS, dim), nn.GELU(), nn.Linear(dim, dim))
         self.to_tokens = nn.Linear(dim, num_tokens * dim)
         self.num_tokens = num_tokens
 
-    def forward(self, top_features: torch.Tensor, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, C, H, W) frame features and (B,) 0-based camera indices -> condition (B, C) and
-        view tokens (B, num_tokens, C)."""
-        condition = self.encoder(top_features.mean(dim=(2, 3))) + self.camera(views.clamp(max=self.camera.num_embeddings - 1))
+    def forward(self, top_features: torch.Tensor, statistics: torch.Tensor, views: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C, H, W) frame features, (B, 6) image statistics and (B,) 0-based camera indices ->
+        condition (B, D) and view tokens (B, num_tokens, D)."""
+        pooled = torch.cat([top_features.mean(dim=(2, 3)), statistics], 1)
+        condition = self.encoder(pooled) + self.camera(views.clamp(max=self.camera.num_embeddings - 1))
         tokens = self.to_tokens(condition).view(len(views), self.num_tokens, -1)
         return condition, tokens
 
@@ -32,7 +42,7 @@ class FiLM(nn.Module):
 
     def __init__(self, condition_dim: int, channels: int, channels_last: bool = False) -> None:
         super().__init__()
-        self.channels_last = channels_last  # (B, L, C) tokens rather than (B, C, H, W) maps
+        self.channels_last = channels_last  # (B, ..., C) tokens rather than (B, C, H, W) maps
         self.proj = nn.Linear(condition_dim, 2 * channels)
         nn.init.zeros_(self.proj.weight)
         nn.init.zeros_(self.proj.bias)

@@ -1,6 +1,7 @@
 """Text encoders for ViewSAM: frozen MiniLM (default), frozen open_clip text tower, or a weight-free
 trainable word encoder; all give (B, L, D) token features, then a trainable projection to the model
-width that the view condition modulates (FiLM): the same sentence grounds differently per camera."""
+width that the view condition modulates (FiLM): the same sentence grounds differently per camera.
+A frozen encoder's features of a sentence never change, so they are computed once and kept."""
 
 from __future__ import annotations
 
@@ -61,16 +62,42 @@ class CLIPTextEncoder(nn.Module):
         return features[:, None], torch.ones(len(sentences), 1, dtype=torch.bool, device=device)
 
 
+class CachedTokens(nn.Module):
+    """A frozen encoder whose token features are kept per sentence (training repeats its sentences)."""
+
+    def __init__(self, encoder: nn.Module, limit: int = 100_000) -> None:
+        super().__init__()
+        self.encoder, self.limit = encoder, limit
+        self.cache: dict[str, torch.Tensor] = {}
+
+    def tokens(self, sentences: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        new = [s for s in dict.fromkeys(sentences) if s not in self.cache]
+        if new:
+            if len(self.cache) + len(new) > self.limit:
+                self.cache.clear()
+            features, mask = self.encoder.tokens(new)
+            for sentence, f, m in zip(new, features, mask):
+                self.cache[sentence] = f[m].cpu()
+        rows = [self.cache[s] for s in sentences]
+        device = next(self.encoder.parameters()).device
+        out = torch.zeros(len(rows), max(len(r) for r in rows), rows[0].shape[-1], device=device)
+        mask = torch.zeros(out.shape[:2], dtype=torch.bool, device=device)
+        for i, r in enumerate(rows):
+            out[i, : len(r)] = r.to(device)
+            mask[i, : len(r)] = True
+        return out, mask
+
+
 def build_text_encoder(kind: str, dim: int, checkpoint: str | None = None) -> tuple[nn.Module, int]:
     """The encoder and the width of its token features."""
     if kind == "minilm":
         from crmot.models.text import SentenceEncoder
 
         encoder = SentenceEncoder(checkpoint)
-        return encoder, encoder.dim
+        return CachedTokens(encoder), encoder.dim
     if kind == "clip":
         encoder = CLIPTextEncoder(checkpoint=checkpoint)
-        return encoder, encoder.dim
+        return CachedTokens(encoder), encoder.dim
     if kind == "word":
         return WordEncoder(dim), dim
     raise ValueError(f"text_encoder must be one of {TEXT_ENCODERS}, not {kind!r}")

@@ -35,7 +35,7 @@ class SAM2Backend(SegmentationBackend):
         self.image_size = image_size
         self.detector = detector or ClassicalBackend()
         self.new_object_iou = new_object_iou
-        self.random = allow_random_init and (checkpoint is None or not Path(checkpoint).exists())
+        self.random = checkpoint is None
         self.predictor = None
         self.device = torch.device("cpu")
 
@@ -50,8 +50,9 @@ class SAM2Backend(SegmentationBackend):
     def setup(self, device: torch.device) -> None:
         self.device = torch.device(device)
         self.detector.setup(self.device)
-        self.predictor = sam2_models.build_video_predictor(self.size, None if self.random else self.checkpoint,
-                                                           self.device, self.image_size, self.allow_random_init)
+        checkpoint = sam2_models.resolve_checkpoint(self.size, self.checkpoint, self.allow_random_init,
+                                                    "model.backend.init_args.checkpoint")
+        self.predictor = sam2_models.build_video_predictor(self.size, checkpoint, self.device, self.image_size)
 
     def segment_video(self, video: VideoSource, prompts: list[str]) -> Tracklets:
         if self.predictor is None:
