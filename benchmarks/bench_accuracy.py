@@ -6,7 +6,7 @@ For each world (the demo preset drawn with one seed), three rows on its test spl
 - ``training-free``: stages 1-2 on the split, expressions matched to stage-2 identities (make eval-zeroshot);
 - ``weak``: ViewSAM trained on the stage-2 pseudo labels of the train split (make train), then prompted by
   the test split's stage-1 tracklets (make eval);
-- ``oracle``: the same, trained on the oracle label root of the train split (the world's own boxes, masks,
+- ``gt``: the same, trained on the GT (oracle) label root of the train split (the world's own boxes, masks,
   ids and expressions, plus the phrases of its own descriptions: what stage 2 would write were stages 1
   and 2 perfect), the upper bound of weak training.
 Each row gives CVRIDF1, CVRMA, training steps, wall seconds and the model's backbone. Seeds 100-104
@@ -59,7 +59,7 @@ def run_world(seed: int, work: Path, preset: str, steps: int | None) -> dict:
                               "model": "classical tracklets + colour ReID + attributes + MiniLM matcher"}}
     oracle = run / "oracle"
     write_oracle_labels(data, oracle, "train")  # cheap; rewritten so that a stopped run leaves no half root
-    for name, labels in (("weak", run / "pseudo"), ("oracle", oracle)):
+    for name, labels in (("weak", run / "pseudo"), ("gt", oracle)):
         out = run / name
         checkpoint = out / "train" / "checkpoints" / "last.ckpt"
         started = time.perf_counter()

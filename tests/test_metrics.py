@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+
 import numpy as np
 import pytest
 
 from crmot.data.tracks import Tracks
 from crmot.metrics import CVRIDF1, CVRMA, clear_counts, identity_counts, prepare, score_sequence, score_sequences
-from crmot.metrics.protocol import fixed2, hundredths, round_significant
+from crmot.metrics.protocol import dlmwrite_hundredths, fixed2, hundredths, round_significant
 
 from conftest import tracks
 import devkit_reference
@@ -97,6 +99,42 @@ def test_values_are_rounded_like_the_official_tool():
         1817.8, 1817.8, 1817.7, 100000.0, 12.35]
     assert round_significant(np.array([123456, 123455, -123455, 123454, 99999, 7])).tolist() == [
         123460, 123460, -123460, 123450, 99999, 7]
+
+
+def test_five_digit_rounding_is_printf_on_the_double_and_exact_binary_ties_go_away_from_zero():
+    # 1297.85 is read as 1297.8499999999999: '%.5g' prints 1297.8; 1817.75 and 1597.25 are exact ties
+    values = np.array([1297.85, -1297.85, 1297.95, 1817.75, 1597.25, -1597.25, 99999.5, 100005.0])
+    assert (dlmwrite_hundredths(hundredths(values)) / 100).tolist() == [
+        1297.8, -1297.8, 1298.0, 1817.8, 1597.3, -1597.3, 100000.0, 100010.0]
+
+
+def _significant(value: float, rounding: str) -> int:
+    """The double's exact value rounded to 5 significant digits, in hundredths."""
+    exact = Decimal(value)  # every binary digit of the double
+    return int(exact.quantize(Decimal(1).scaleb(exact.adjusted() - 4), rounding=rounding) * 100)
+
+
+def test_five_digit_rounding_matches_printf_on_the_double_and_ties_away_from_zero():
+    rng = np.random.default_rng(0)
+    cents = np.concatenate([rng.integers(-10**8, 10**8, 20000), rng.integers(99000, 1000000, 20000),
+                            rng.integers(10000, 100000, 5000) * 10 + 5])  # many decimal ties at 1000-9999.99
+    cents = cents[cents != 0]
+    values = (cents / 100).tolist()
+    ours = dlmwrite_hundredths(cents).tolist()
+    assert ours == [_significant(v, ROUND_HALF_UP) for v in values]
+    no_tie = [i for i, v in enumerate(values) if _significant(v, ROUND_HALF_UP) == _significant(v, ROUND_HALF_EVEN)]
+    assert len(no_tie) > 0.9 * len(values)
+    assert all(ours[i] == round(float("%.5g" % values[i]) * 100) for i in no_tie)
+
+
+def test_a_pair_the_official_rounding_matches_is_matched():
+    """GT 1277,910,69,154 (xywh); prediction 1297.85,910.00,1373.31,1064.00 (xyxy): IoU 0.5007 after
+    the official rounding (x -> 1297.8), 0.4992 had 1297.85 been rounded as a decimal tie (1297.9)."""
+    gt = {1: tracks([[f, 1, 1277, 910, 69, 154] for f in range(1, 4)])}
+    x1, x2 = 1297.85, 1373.31
+    pred = {1: tracks([[f, 3, x1, 910.0, x2 - x1, 1064.0 - 910.0] for f in range(1, 4)])}
+    official = score_sequence(gt, pred, "crtrack")
+    assert official.CVRIDF1 == 100.0 and official.identity.IDTP == 3
 
 
 def test_two_decimal_rounding_can_turn_a_near_miss_into_a_match():

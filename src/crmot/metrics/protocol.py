@@ -9,7 +9,10 @@ expression, with the views in order View1..ViewV (m = 0..V-1):
   that view's GT or prediction, plus one);
 * CVRMA sequence: frame t of view m becomes virtual frame ``t * V + m``;
 * the devkit rewrites predictions with MATLAB ``dlmwrite`` (``%.5g``): every prediction value,
-  frame and id included, keeps 5 significant digits (ties away from zero), so ids can merge;
+  frame and id included, keeps 5 significant digits, so ids can merge. ``%.5g`` rounds the *double*
+  that MATLAB read from the ``%.2f`` text: ``1297.85`` is read as 1297.8499999999999..., printed
+  ``1297.8``; only a value whose double is exactly halfway (``1817.75``) is a tie, and MATLAB
+  rounds it away from zero;
 * predictions with virtual frame < 1 or after the last GT virtual frame are dropped.
 
 ``protocol="crtrack"`` reproduces all of this; ``protocol="strict"`` keeps full precision, keeps
@@ -92,7 +95,7 @@ def prepare_batch(items: list[Item], protocol: Protocol) -> tuple[Batch, Batch]:
     pred_seq, pred_ids, pred_boxes, pred_concat, pred_inter = _stack(pred_parts)
     if official:
         gt_boxes = fixed2(gt_boxes)
-        pred_boxes = round_significant(hundredths(pred_boxes)) / 100.0
+        pred_boxes = dlmwrite_hundredths(hundredths(pred_boxes)) / 100.0
         rounded_ids = round_significant(pred_ids)
         ids_merged = not np.array_equal(rounded_ids, pred_ids)
         pred_ids, pred_concat, pred_inter = rounded_ids, round_significant(pred_concat), round_significant(pred_inter)
@@ -181,6 +184,25 @@ def round_significant(values: np.ndarray, digits: int = 5) -> np.ndarray:
     quotient, remainder = np.divmod(magnitude, scale)
     quotient += 2 * remainder >= scale
     return np.sign(values) * quotient * scale
+
+
+def dlmwrite_hundredths(values: np.ndarray, digits: int = 5) -> np.ndarray:
+    """What ``%.5g`` prints for the double nearest each value given in integer hundredths (the
+    ``%.2f`` text the devkit reads), in hundredths; exact binary ties away from zero, as MATLAB does.
+
+    A decimal tie (``1297.85`` cut to one decimal) is a binary tie only when its double is exact
+    (``.25``, ``.75``); otherwise the double lies just above or below it and printf rounds that way.
+    That happens only where one digit of the hundredths is dropped (values 1000-9999.99): wider
+    cuts land on ``.5`` or ``.0``, which doubles hold exactly.
+    """
+    values = np.asarray(values, dtype=np.int64)
+    out = round_significant(values, digits)  # ties away from zero: right wherever the tie is exact
+    magnitude = np.abs(values)
+    one_digit_cut = (magnitude >= _POW10[digits]) & (magnitude < _POW10[digits + 1])
+    inexact_tie = one_digit_cut & (magnitude % 10 == 5) & ~np.isin(magnitude % 100, (25, 75))
+    if inexact_tie.any():
+        out[inexact_tie] = [round(float(f"%.{digits}g" % (v / 100)) * 100) for v in values[inexact_tie].tolist()]
+    return out
 
 
 # --------------------------------------------------------------------------- helpers
