@@ -27,7 +27,7 @@ EVAL_PRECISION ?= 32-true
 # TRAIN_CONFIG=conf/train_synthetic.yaml (SAM2 nano on crmot's sam2-nano-synthetic weights).
 TRAIN_CONFIG ?= conf/train.yaml
 
-.PHONY: help install demo data check pretrain tracklets pseudolabels train eval-zeroshot eval test test-all bench score clean
+.PHONY: help install demo data check pretrain tracklets pseudolabels train eval-zeroshot eval test test-light test-all bench score clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,10 +35,10 @@ help: ## list targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-install: $(BIN)/python ## create .venv and install crmot with its test extras (CPU is enough)
+install: $(BIN)/python ## create .venv and install crmot with every extra (CPU is enough)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[test,models]"
+	$(BIN)/pip install --quiet -e ".[test,models,hota]"
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install --quiet --no-build-isolation "sam2>=1.1" "torchreid==0.2.5"
 
 demo: ## end to end on the synthetic demo world: data, stages 1-2, training-free CRMOT, ViewSAM nano trained + scored
@@ -82,6 +82,9 @@ score: ## score any prediction folder: make score GT=<root or per-expression GT>
 
 test: ## fast test suite (what CI runs)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+test-light: ## the light install (numpy, scipy, rich) in its own venv checks and scores a root, without torch
+	bash .ci/light_install.sh
 
 test-all: ## every test, slow ones included
 	$(BIN)/python -m pytest -q

@@ -21,12 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
-
 from rich.console import Console  # noqa: E402
 
+from crmot.association.zeroshot import score_zeroshot  # noqa: E402
 from crmot.constants import CONF_DIR  # noqa: E402
 from crmot.data.synthetic import generate, load_preset  # noqa: E402
-from crmot.association.zeroshot import score_zeroshot  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.stages.associate import main as associate  # noqa: E402
 from crmot.stages.tracklets import main as tracklets  # noqa: E402

@@ -16,8 +16,16 @@ from crmot.association.describe import AttributeDescriber, Description
 from crmot.association.geometry import apply_homography, fit_homography
 from crmot.association.labels import pseudo_expressions
 from crmot.association.matcher import ExpressionMatcher
-from crmot.association.pipeline import (AssociationConfig, Holder, SceneContext, _bridge_gaps, _give_up_pixels,
-                                       _tracklet_from_rows, associate_scene, tracklet_prototypes)
+from crmot.association.pipeline import (
+    AssociationConfig,
+    Holder,
+    SceneContext,
+    _bridge_gaps,
+    _give_up_pixels,
+    _tracklet_from_rows,
+    associate_scene,
+    tracklet_prototypes,
+)
 from crmot.association.records import Tracklet
 from crmot.constants import COLOURS
 from crmot.data import masks as rle

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from crmot.cli import main
 from crmot.data import load_split
-from crmot.data.crtrack import expression_gt, write_expression_gt, write_predictions
+from crmot.data.crtrack import CRTrackFormatError, expression_gt, write_expression_gt, write_predictions
 from crmot.metrics import evaluate
 
 
@@ -43,7 +45,8 @@ def test_cli_reads_per_expression_gt_and_writes_the_json_report(tiny_root, tmp_p
     out = tmp_path / "metrics.json"
     assert main(["evaluate", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"), "--json", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert set(report) == {"protocol", "mean", "scenes", "expressions"}
+    assert set(report) == {"protocol", "mean", "scenes", "expressions", "warnings"}
+    assert report["warnings"]["count"] == 0
     assert "CVRIDF1" in capsys.readouterr().out
     for name, entry in report["expressions"].items():
         assert {"CVRIDF1", "CVRMA", "IDTP", "IDSW", "per_view"} <= set(entry)
@@ -57,7 +60,87 @@ def test_missing_prediction_folder_counts_as_nothing_with_a_warning(tiny_root, t
     shutil.rmtree(victim)
     report = evaluate(tiny_root, tmp_path / "pred")
     assert report["expressions"][victim.name]["CVRIDF1"] == 0.0
-    assert "no prediction folder" in caplog.text
+    assert f"{victim}: no prediction folder" in caplog.text
+    assert report["warnings"]["by_kind"]["missing_expression"] == 1
+
+
+def test_what_would_silently_score_zero_is_warned_counted_and_an_error_under_strict(tiny_root, tmp_path, caplog,
+                                                                                   capsys):
+    pred = tmp_path / "pred"
+    _write_gt_as_predictions(tiny_root, pred)
+    first, second = sorted(pred.iterdir())[:2]
+    (first / "view1.txt").write_text("1,1,0,0,5,5,1,-1,-1,-1\n")  # misnamed: the tool ignores it
+    for view in second.glob("View*.txt"):
+        view.unlink()  # an expression folder without view files
+    (first / "View9.txt").write_text((first / "View1.txt").read_text())  # a view the GT lacks
+    report = evaluate(tiny_root, pred)
+    assert report["warnings"]["by_kind"] == {"stray_file": 1, "no_view_files": 1, "view_without_gt": 1,
+                                             "missing_expression": 0}
+    for path in (first / "view1.txt", second, first / "View9.txt"):
+        assert str(path) in caplog.text
+    assert main(["evaluate", "--gt", str(tiny_root), "--pred", str(pred), "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert str(first / "View9.txt") in err or str(first / "view1.txt") in err or str(second) in err
+    assert "--strict" in err
+
+
+def test_crmot_errors_are_one_line_unless_traceback_and_other_errors_keep_theirs(tmp_path, capsys, monkeypatch):
+    assert main(["data", "check", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'nowhere'}: ")
+    with pytest.raises(CRTrackFormatError):
+        main(["data", "check", str(tmp_path / "nowhere"), "--traceback"])
+    with pytest.raises(CRTrackFormatError):
+        main(["--traceback", "data", "check", str(tmp_path / "nowhere")])
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not bad input")
+
+    monkeypatch.setattr("crmot.data.check.check_root", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["data", "check", str(tmp_path)])
+
+
+def test_per_view_hota_detA_assA_from_trackeval(tiny_root, tmp_path, capsys):
+    pytest.importorskip("trackeval", reason="per-view HOTA needs TrackEval (crmot[hota])")
+    _write_gt_as_predictions(tiny_root, tmp_path / "pred")
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", "--gt", str(tiny_root), "--pred", str(tmp_path / "pred"), "--hota", "--json", str(out)]) == 0
+    assert "HOTA" in capsys.readouterr().out
+    for entry in json.loads(out.read_text())["expressions"].values():
+        assert all(v["HOTA"] == v["DetA"] == v["AssA"] == 100.0 for v in entry["per_view"].values())
+
+
+def test_hota_without_trackeval_is_said_once_not_raised(tiny_root, tmp_path, caplog, monkeypatch):
+    monkeypatch.setitem(sys.modules, "trackeval", None)  # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "trackeval.metrics", None)
+    _write_gt_as_predictions(tiny_root, tmp_path / "pred")
+    report = evaluate(tiny_root, tmp_path / "pred", hota=True)
+    assert caplog.text.count("TrackEval is not installed") == 1
+    assert all("HOTA" not in v for e in report["expressions"].values() for v in e["per_view"].values())
+
+
+def test_the_command_line_and_the_metric_core_never_import_torch():
+    code = ("import sys, crmot.cli, crmot.metrics.evaluate, crmot.data.check; crmot.cli._parser(); "
+            "assert not [m for m in ('torch', 'lightning', 'torchmetrics') if m in sys.modules]")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_means_are_those_the_torchmetrics_classes_compute(tiny_root, tmp_path):
+    from crmot.metrics import CVRIDF1, CVRMA
+    from crmot.metrics.sequence import score_sequences
+
+    _write_gt_as_predictions(tiny_root, tmp_path / "pred", lambda name, k, rows: rows.select(rows.frames % 3 > 0))
+    report = evaluate(tiny_root, tmp_path / "pred")
+    ground_truth = {n: v for s in load_split(tiny_root, "test") for n, v in expression_gt(s).items()}
+    from crmot.data.crtrack import load_predictions
+
+    predictions = load_predictions(tmp_path / "pred")
+    idf1, mota = CVRIDF1(), CVRMA()
+    for score in score_sequences([(ground_truth[n], predictions.get(n, {})) for n in sorted(ground_truth)]):
+        idf1.update(score)
+        mota.update(score)
+    assert report["mean"]["CVRIDF1"] == float(idf1.compute()) < 100.0
+    assert report["mean"]["CVRMA"] == float(mota.compute())
 
 
 def test_prediction_folder_without_gt_is_an_error(tiny_root, tmp_path, capsys):

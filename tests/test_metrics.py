@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
+import devkit_reference
 import numpy as np
 import pytest
+from conftest import tracks
 
 from crmot.data.tracks import Tracks
 from crmot.metrics import CVRIDF1, CVRMA, clear_counts, identity_counts, prepare, score_sequence, score_sequences
 from crmot.metrics.protocol import dlmwrite_hundredths, fixed2, hundredths, round_significant
-
-from conftest import tracks
-import devkit_reference
 
 
 def _gt_view(view: int) -> Tracks:

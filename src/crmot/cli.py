@@ -12,48 +12,57 @@ from pathlib import Path
 from rich.console import Console
 from rich.logging import RichHandler
 
+from crmot.constants import PROTOCOLS
 from crmot.io import atomic_write_json
-from crmot.metrics.protocol import PROTOCOLS
 from crmot.stages.launch import INPUT_ERRORS, configure_logging
 
 console = Console()
 
 
 def main(argv: list[str] | None = None) -> int:
-    configure_logging(RichHandler(console=console, show_path=False))
     parser = _parser()
     args = parser.parse_args(argv)
+    configure_logging(RichHandler(console=console, show_path=False))
     try:
         return args.func(args) or 0
     except INPUT_ERRORS as err:
+        if args.traceback:
+            raise
         print(f"error: {err}", file=sys.stderr)  # plain and unwrapped: paths stay copyable
         return 2
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crmot", description=__doc__.splitlines()[0])
+    help_traceback = "show the traceback of crmot's own errors too (any other error always shows one)"
+    parser.add_argument("--traceback", action="store_true", help=help_traceback)
+    common = argparse.ArgumentParser(add_help=False)  # the same flag after any command
+    common.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help=help_traceback)
     sub = parser.add_subparsers(required=True, metavar="command")
 
     data = sub.add_parser("data", help="dataset tools").add_subparsers(required=True, metavar="action")
-    gen = data.add_parser("generate", help="write the synthetic multi-view world as a CRTrack root")
+    gen = data.add_parser("generate", parents=[common], help="write the synthetic multi-view world as a CRTrack root")
     gen.add_argument("root", type=Path)
     gen.add_argument("--preset", default="demo", help="tiny | demo | bench, or a YAML path")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     gen.set_defaults(func=_generate)
-    check = data.add_parser("check", help="validate a CRTrack root and print its summary")
+    check = data.add_parser("check", parents=[common], help="validate a CRTrack root and print its summary")
     check.add_argument("root", type=Path)
     check.set_defaults(func=_check)
 
-    ev = sub.add_parser("evaluate", help="CVRIDF1 / CVRMA of predictions against ground truth")
+    ev = sub.add_parser("evaluate", parents=[common], help="CVRIDF1 / CVRMA of predictions against ground truth")
     ev.add_argument("--gt", type=Path, required=True, help="dataset root, or per-expression GT folder")
     ev.add_argument("--pred", type=Path, required=True, help="folder of <Scene>_<Sentence>/View<K>.txt")
     ev.add_argument("--split", default="test")
     ev.add_argument("--protocol", choices=PROTOCOLS, default="crtrack")
     ev.add_argument("--json", type=Path, default=None, help="write the full report here")
+    ev.add_argument("--strict", action="store_true",
+                    help="stray files, empty or missing expression folders and views without GT are errors")
+    ev.add_argument("--hota", action="store_true", help="per-view HOTA / DetA / AssA (needs TrackEval: crmot[hota])")
     ev.set_defaults(func=_evaluate)
 
-    zs = sub.add_parser("zeroshot", help="training-free CRMOT: answer a split's expressions with stage-2 identities")
+    zs = sub.add_parser("zeroshot", parents=[common], help="training-free CRMOT: answer a split's expressions with stage-2 identities")
     zs.add_argument("--data", type=Path, required=True, help="dataset root holding the expressions")
     zs.add_argument("--pseudo", type=Path, required=True, help="stage-2 label root (runs/<run>/pseudo)")
     zs.add_argument("--out", type=Path, required=True, help="prediction folder to write")
@@ -62,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     zs.add_argument("--no-text", action="store_true", help="attributes only, no MiniLM sentence similarity")
     zs.set_defaults(func=_zeroshot)
 
-    pre = sub.add_parser("pretrain", help="pretrain SAM2 nano on class-agnostic masks of a separate synthetic world")
+    pre = sub.add_parser("pretrain", parents=[common], help="pretrain SAM2 nano on class-agnostic masks of a separate synthetic world")
     pre.add_argument("--out", type=Path, default=None, help="checkpoint to write (default: the weights crmot ships)")
     pre.add_argument("--world", type=Path, default=Path("data/pretrain"), help="pretraining world (written if absent)")
     pre.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
@@ -70,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--accelerator", default="auto")
     pre.set_defaults(func=_pretrain)
 
-    demo = sub.add_parser("demo", help="run the pipeline end to end on the synthetic demo world")
+    demo = sub.add_parser("demo", parents=[common], help="run the pipeline end to end on the synthetic demo world")
     demo.add_argument("--data", type=Path, default=Path("data/synth"))
     demo.add_argument("--run", type=Path, default=Path("runs/demo"))
     demo.add_argument("--seed", type=int, default=0)
@@ -98,7 +107,7 @@ def _check(args) -> None:
 def _evaluate(args) -> None:
     from crmot.metrics.evaluate import evaluate, print_report
 
-    report = evaluate(args.gt, args.pred, split=args.split, protocol=args.protocol)
+    report = evaluate(args.gt, args.pred, split=args.split, protocol=args.protocol, strict=args.strict, hota=args.hota)
     print_report(report, console)
     if args.json:
         atomic_write_json(args.json, report)

@@ -16,6 +16,9 @@ VIEW_PREFIX = "View"
 #: Separator between an expression's name and its ids in ``tackled_text`` (the LAST one counts).
 EXPRESSION_ID_SEPARATOR = ".:"
 
+#: Scoring protocols: ``crtrack`` reproduces the official tool, ``strict`` keeps full precision.
+PROTOCOLS = ("crtrack", "strict")
+
 #: IoU a predicted box needs with a ground-truth box to count as a match (CLEAR MOT and IDF1).
 IOU_THRESHOLD = 0.5
 

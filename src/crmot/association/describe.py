@@ -17,6 +17,7 @@ import numpy as np
 from crmot.association import attributes as attrs
 from crmot.association.appearance import PARTS, Crop
 from crmot.association.colour import COLOUR_NAMES, name_probabilities, skin_like, srgb_to_lab
+from crmot.errors import MissingFileError
 
 #: A second coat colour is named when each half of the coat is dominated by a different colour.
 TWO_COLOUR_SHARE = 0.45
@@ -144,7 +145,7 @@ class VLMDescriber(Describer):
 
     def setup(self, device) -> None:
         if not Path(self.checkpoint).is_dir():
-            raise FileNotFoundError(f"vision-language checkpoint directory {self.checkpoint!r} not found "
+            raise MissingFileError(f"vision-language checkpoint directory {self.checkpoint!r} not found "
                                     "(config key model.describer.init_args.checkpoint); the vlm describer never "
                                     "runs on random weights: save a transformers image-text-to-text model there")
         from transformers import AutoModelForImageTextToText, AutoProcessor

@@ -32,6 +32,7 @@ from crmot.data.crtrack import (
     write_view,
 )
 from crmot.data.tracks import Tracks
+from crmot.errors import MissingFileError
 from crmot.io import atomic_write_json, atomic_write_text
 from crmot.metrics.clear import match_boxes
 from crmot.metrics.sequence import score_sequence
@@ -118,7 +119,7 @@ def read_identity_descriptions(label_root: Path, split: str, scene: str) -> dict
     """Descriptions with attributes, as written by :func:`write_scene`."""
     path = identities_path(label_root, split, scene)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no identity attributes; run stage 2 (make pseudolabels) on {split} first")
+        raise MissingFileError(f"{path}: no identity attributes; run stage 2 (make pseudolabels) on {split} first")
     data = json.loads(path.read_text())["identities"]
     return {int(i): Description(d["sentence"], {k: frozenset(v) for k, v in d["named"].items()},
                                 {k: np.array([p[c] for c in COLOUR_NAMES]) for k, p in d["probabilities"].items()})

@@ -31,6 +31,7 @@ from crmot.constants import EXPRESSION_ID_SEPARATOR, GT_TAIL, PRED_TAIL, SPLITS,
 from crmot.data.errors import CRTrackFormatError
 from crmot.data.table import format_table
 from crmot.data.tracks import Tracks, read_tracks
+from crmot.errors import ConfigError
 from crmot.io import atomic_write_json, atomic_write_text
 
 _VIEW_DIR = re.compile(rf"^(?P<scene>.+)_{VIEW_PREFIX}(?P<k>\d+)$")
@@ -325,9 +326,9 @@ def gt_tracks(frames: np.ndarray, ids: np.ndarray, boxes: np.ndarray) -> Tracks:
 def write_expressions(root, split: str, scene: str, expressions: list[Expression] | tuple[Expression, ...]) -> None:
     for expr in expressions:
         if not expr.ids:
-            raise ValueError(f"expression {expr.name!r} refers to no id")
+            raise ConfigError(f"expression {expr.name!r} refers to no id")
         if EXPRESSION_ID_SEPARATOR in expr.sentence or "/" in expr.sentence or "\n" in expr.sentence:
-            raise ValueError(f"sentence may not contain '.:', '/' or a newline: {expr.sentence!r}")
+            raise ConfigError(f"sentence may not contain '.:', '/' or a newline: {expr.sentence!r}")
     atomic_write_text(expressions_path(root, split, scene), "".join(e.to_line() + "\n" for e in expressions))
 
 
@@ -414,4 +415,4 @@ def glob_escape(text: str) -> str:
 
 def _check_split(split: str) -> None:
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+        raise ConfigError(f"split must be one of {SPLITS}, not {split!r}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+from crmot.errors import CrmotError
 
-class CRTrackFormatError(ValueError):
+
+class CRTrackFormatError(CrmotError, ValueError):
     """A dataset file or folder does not follow the CRTrack layout.
 
     The message always names the path (and the 1-based line where one applies), so a user can

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from crmot.data.errors import CRTrackFormatError
 from crmot.io import atomic_write_text
@@ -16,37 +15,37 @@ from crmot.io import atomic_write_text
 def encode(mask: np.ndarray) -> dict:
     """COCO RLE of one boolean (H, W) mask, with ``counts`` as a str so it serialises to JSON. A
     bool mask in Fortran order (pycocotools' layout) is encoded without a copy."""
-    rle = mask_utils.encode(np.asfortranarray(mask, dtype=bool).view(np.uint8))
+    rle = _api().encode(np.asfortranarray(mask, dtype=bool).view(np.uint8))
     return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def decode(rle: dict) -> np.ndarray:
-    return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
+    return _api().decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
 
 
 def area(rles: list[dict]) -> np.ndarray:
     if not rles:
         return np.zeros(0)
-    return mask_utils.area([_coco(r) for r in rles]).astype(np.float64)
+    return _api().area([_coco(r) for r in rles]).astype(np.float64)
 
 
 def iou(a: list[dict], b: list[dict]) -> np.ndarray:
     """Pairwise mask IoU (len(a), len(b)), computed on the RLEs without decoding."""
     if not a or not b:
         return np.zeros((len(a), len(b)))
-    return mask_utils.iou([_coco(r) for r in a], [_coco(r) for r in b], [0] * len(b))
+    return _api().iou([_coco(r) for r in a], [_coco(r) for r in b], [0] * len(b))
 
 
 def shared_area(a: dict, b: dict) -> float:
     """Pixels two masks share, computed on the RLEs without decoding."""
-    return float(mask_utils.area(mask_utils.merge([_coco(a), _coco(b)], intersect=True)))
+    return float(_api().area(_api().merge([_coco(a), _coco(b)], intersect=True)))
 
 
 def to_boxes(rles: list[dict]) -> np.ndarray:
     """Tight xywh boxes of the masks."""
     if not rles:
         return np.zeros((0, 4))
-    return mask_utils.toBbox([_coco(r) for r in rles]).astype(np.float64)
+    return _api().toBbox([_coco(r) for r in rles]).astype(np.float64)
 
 
 def write_jsonl(path: str | os.PathLike, rles: list[dict]) -> None:
@@ -70,6 +69,14 @@ def read_jsonl(path: str | os.PathLike, expected_rows: int | None = None) -> lis
     if expected_rows is not None and len(rles) != expected_rows:
         raise CRTrackFormatError(path, f"{len(rles)} masks for {expected_rows} rows of gt.txt")
     return rles
+
+
+def _api():
+    """pycocotools' mask module, imported on first use: reading and checking masks files needs
+    only json, so ``crmot data check`` runs on the light install."""
+    from pycocotools import mask
+
+    return mask
 
 
 def _coco(rle: dict) -> dict:

@@ -1,7 +1,10 @@
-"""Cross-view metrics of the CRTrack benchmark (CVRIDF1, CVRMA), reproducing the official tool."""
+"""Cross-view metrics of the CRTrack benchmark (CVRIDF1, CVRMA), reproducing the official tool.
+
+The metric core is numpy and scipy only. ``CVRIDF1`` / ``CVRMA`` (torchmetrics classes that sync
+across DDP ranks) are imported on first use, so scoring from the command line never loads torch.
+"""
 
 from crmot.metrics.clear import ClearCounts, clear_counts, clear_counts_batch
-from crmot.metrics.cross_view import CVRIDF1, CVRMA
 from crmot.metrics.evaluate import build_report, evaluate, load_ground_truth, print_report
 from crmot.metrics.identity import IdentityCounts, identity_counts, identity_counts_batch
 from crmot.metrics.protocol import PROTOCOLS, Batch, prepare, prepare_batch
@@ -28,3 +31,11 @@ __all__ = [
     "score_sequence",
     "score_sequences",
 ]
+
+
+def __getattr__(name: str):
+    if name in ("CVRIDF1", "CVRMA"):
+        from crmot.metrics import cross_view
+
+        return getattr(cross_view, name)
+    raise AttributeError(f"module 'crmot.metrics' has no attribute {name!r}")

@@ -26,11 +26,12 @@ from typing import Literal
 
 import numpy as np
 
+from crmot.constants import PROTOCOLS
 from crmot.data.errors import CRTrackFormatError
 from crmot.data.tracks import Tracks
+from crmot.errors import ConfigError
 
 Protocol = Literal["crtrack", "strict"]
-PROTOCOLS: tuple[str, ...] = ("crtrack", "strict")
 
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
 
@@ -64,7 +65,7 @@ Item = tuple[dict[int, Tracks], dict[int, Tracks]]  # (GT views, prediction view
 
 def check_protocol(protocol: str) -> None:
     if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+        raise ConfigError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
 
 
 def prepare(gt_views: dict[int, Tracks], pred_views: dict[int, Tracks], protocol: Protocol) -> tuple[Sequence, Sequence]:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from crmot.association.appearance import Crop, Embedder
+from crmot.errors import MissingFileError
 
 _IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 _IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -43,7 +44,7 @@ class _TorchEmbedder(Embedder):
         if self.checkpoint and Path(self.checkpoint).is_file():
             return self.checkpoint
         if self.checkpoint or not self.allow_random_init:
-            raise FileNotFoundError(f"checkpoint {self.checkpoint!r} not found (config key "
+            raise MissingFileError(f"checkpoint {self.checkpoint!r} not found (config key "
                                     f"model.embedder.init_args.checkpoint); {self.where}, or set "
                                     "allow_random_init: true for speed tests only")
         return None

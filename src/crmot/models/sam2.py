@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from crmot.errors import ConfigError, MissingFileError
+
 
 @dataclass(frozen=True)
 class SAM2Size:
@@ -60,7 +62,7 @@ RANDOM_INIT_SEED = 0
 
 def size_of(size: str) -> SAM2Size:
     if size not in SIZES:
-        raise ValueError(f"SAM2 size must be one of {sorted(SIZES)}, not {size!r}")
+        raise ConfigError(f"SAM2 size must be one of {sorted(SIZES)}, not {size!r}")
     return SIZES[size]
 
 
@@ -70,19 +72,19 @@ def resolve_checkpoint(size: str, checkpoint: str | None, allow_random_init: boo
     spec = size_of(size)
     if checkpoint == SYNTHETIC:
         if size != "nano":
-            raise ValueError(f"{key}: {SYNTHETIC!r} weights exist for size nano only, not {size!r}")
+            raise ConfigError(f"{key}: {SYNTHETIC!r} weights exist for size nano only, not {size!r}")
         if not SYNTHETIC_CHECKPOINT.is_file():
-            raise FileNotFoundError(f"{key}: the shipped sam2-nano-synthetic weights are missing at "
+            raise MissingFileError(f"{key}: the shipped sam2-nano-synthetic weights are missing at "
                                     f"{SYNTHETIC_CHECKPOINT}; rebuild them with `make pretrain`")
         return SYNTHETIC_CHECKPOINT
     if checkpoint is not None:
         path = Path(checkpoint)
         if not path.is_file():
             hint = f"download Meta's {spec.release} to that path" if spec.release else "run `make pretrain`"
-            raise FileNotFoundError(f"SAM2 checkpoint not found at {path} ({key}): {hint}")
+            raise MissingFileError(f"SAM2 checkpoint not found at {path} ({key}): {hint}")
         return path
     if not allow_random_init:
-        raise FileNotFoundError(f"no SAM2 checkpoint given ({key}); random weights only with allow_random_init: true")
+        raise MissingFileError(f"no SAM2 checkpoint given ({key}); random weights only with allow_random_init: true")
     return None
 
 
@@ -99,9 +101,9 @@ def read_checkpoint(path: Path) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
-        raise ValueError(f"{path}: not a readable SAM2 checkpoint ({type(err).__name__}: {err})") from None
+        raise ConfigError(f"{path}: not a readable SAM2 checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(data, dict) or "model" not in data:
-        raise ValueError(f"{path}: not a SAM2 checkpoint (no 'model' entry, as Meta's releases have)")
+        raise ConfigError(f"{path}: not a SAM2 checkpoint (no 'model' entry, as Meta's releases have)")
     return data
 
 
@@ -110,7 +112,7 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
     state = read_checkpoint(path)["model"]
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise ValueError(f"{path}: does not fit this SAM2 size: missing {missing[:6]}, unexpected {unexpected[:6]}")
+        raise ConfigError(f"{path}: does not fit this SAM2 size: missing {missing[:6]}, unexpected {unexpected[:6]}")
 
 
 def build_model(size: str, checkpoint: Path | None, image_size: int) -> torch.nn.Module:

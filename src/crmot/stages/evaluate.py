@@ -27,6 +27,7 @@ from lightning.pytorch.cli import LightningCLI
 from crmot.data import masks as rle
 from crmot.data.crtrack import Scene, list_scenes, load_scene, write_predictions
 from crmot.data.tracks import Tracks, read_tracks
+from crmot.errors import MissingFileError
 from crmot.inference.candidates import CandidateConfig, predict_scene
 from crmot.inference.fusion import Answer, FusionConfig, answer, identities
 from crmot.io import atomic_write_json
@@ -82,7 +83,7 @@ class EvaluationModule(L.LightningModule):
         folder = self.tracklets_dir / scene.split / scene.name
         manifest = folder / MANIFEST
         if not manifest.is_file():
-            raise FileNotFoundError(f"{manifest}: no stage-1 tracklets for {scene.split}/{scene.name} "
+            raise MissingFileError(f"{manifest}: no stage-1 tracklets for {scene.split}/{scene.name} "
                                     "(model.tracklets_dir); run `make tracklets` on this split first")
         rows = {v.index: read_tracks(rows_path(folder, v.index)) for v in scene.views}
         return rows, json.loads(manifest.read_text())["key"]
@@ -128,10 +129,10 @@ class AnswerWriter(BasePredictionWriter):
         root = pl_module.predictions_dir(scene.split)
         rows = 0
         for name, views in prediction.answers.items():
-            for k, answer in views.items():
-                path = write_predictions(root, name, k, answer.tracks)
-                rle.write_jsonl(path.with_suffix(".masks.jsonl"), answer.masks)
-                rows += len(answer.tracks)
+            for k, reply in views.items():
+                path = write_predictions(root, name, k, reply.tracks)
+                rle.write_jsonl(path.with_suffix(".masks.jsonl"), reply.masks)
+                rows += len(reply.tracks)
         frames_per_s = scene.num_frames * len(scene.views) / max(prediction.seconds, 1e-9)
         write_manifest(pl_module.manifest_dir(scene), prediction.key, pl_module.device, seconds=prediction.seconds,
                        rows=rows, frames_per_s=frames_per_s)

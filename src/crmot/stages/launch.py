@@ -1,5 +1,5 @@
-"""How every stage's command line runs: INFO logging, and bad input as one line naming the file
-(exit code 2) rather than a traceback."""
+"""How every stage's command line runs: INFO logging, and crmot's own errors (bad input, a missing
+file or setting) as one line naming the file (exit code 2) rather than a traceback."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import sys
 import warnings
 from collections.abc import Callable
 
-from crmot.data.crtrack import CRTrackFormatError
+from crmot.errors import CrmotError
 
 #: Warnings that say nothing to a crmot user: the frozen SAM2 is kept in eval mode on purpose, the
 #: demo drives the CLIs from Python, and Lightning's own use of a deprecated torch API.
 KNOWN_WARNINGS = (r"Found \d+ module\(s\) in eval mode", r"LightningCLI's args parameter", r".*LeafSpec.* is deprecated")
 
 #: What a user can cause and fix: a malformed root, a missing file or checkpoint, a wrong setting.
-INPUT_ERRORS: tuple[type[Exception], ...] = (CRTrackFormatError, FileNotFoundError, ValueError)
+INPUT_ERRORS: tuple[type[Exception], ...] = (CrmotError,)
 
 
 def configure_logging(*handlers: logging.Handler) -> None:
@@ -37,10 +37,10 @@ def _not_a_tip(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("💡 Tip")
 
 
-def run_stage(cli: Callable[[], object], errors: tuple[type[Exception], ...] = INPUT_ERRORS) -> None:
+def run_stage(cli: Callable[[], object]) -> None:
     configure_logging()
     try:
         cli()
-    except errors as err:
+    except INPUT_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from crmot.constants import CATEGORY
 from crmot.data import masks as rle
-from crmot.data.crtrack import CRTrackFormatError, list_scenes, load_scene
+from crmot.data.crtrack import list_scenes, load_scene
 from crmot.data.frames import read_frame
 from crmot.io import atomic_write_json
 from crmot.stages.launch import run_stage
@@ -141,5 +141,4 @@ def report_quality(root: Path, output_dir: Path, splits: list[str], backend: str
 
 
 def main(args: list[str] | None = None) -> None:
-    run_stage(lambda: LightningCLI(TrackletModule, TrackletData, save_config_callback=None, args=args),
-              (CRTrackFormatError, FileNotFoundError))
+    run_stage(lambda: LightningCLI(TrackletModule, TrackletData, save_config_callback=None, args=args))

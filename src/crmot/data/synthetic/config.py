@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from crmot.constants import CONF_DIR
+from crmot.errors import ConfigError, MissingFileError
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,9 @@ class WorldConfig:
         for name in ("views", "people", "image_size", "area"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if not 1 <= self.views[0] <= self.views[1]:
-            raise ValueError(f"views must be [min, max] with 1 <= min <= max, got {self.views}")
+            raise ConfigError(f"views must be [min, max] with 1 <= min <= max, got {self.views}")
         if self.frames < 2 or self.people[0] < 1:
-            raise ValueError("a world needs at least 2 frames and 1 person per scene")
+            raise ConfigError("a world needs at least 2 frames and 1 person per scene")
 
 
 def load_preset(preset: str | Path) -> WorldConfig:
@@ -41,9 +42,9 @@ def load_preset(preset: str | Path) -> WorldConfig:
         path = CONF_DIR / "data" / f"{preset}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))
-        raise FileNotFoundError(f"no preset {preset!r} (known: {known}, or give a .yaml path)")
+        raise MissingFileError(f"no preset {preset!r} (known: {known}, or give a .yaml path)")
     fields = yaml.safe_load(path.read_text()) or {}
     unknown = set(fields) - {f.name for f in dataclasses.fields(WorldConfig)}
     if unknown:
-        raise ValueError(f"{path}: unknown fields {sorted(unknown)}")
+        raise ConfigError(f"{path}: unknown fields {sorted(unknown)}")
     return WorldConfig(**fields)

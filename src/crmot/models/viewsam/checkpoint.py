@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from crmot.errors import ConfigError, MissingFileError
 from crmot.models.viewsam import ViewSAM
 
 #: The constructor arguments of :class:`ViewSAM` that a training checkpoint records (Lightning hparams).
@@ -27,7 +28,7 @@ def check_fits(expected: dict[str, torch.Size], found: dict[str, torch.Size], wh
     reshaped = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
     if missing or unexpected or reshaped:
         short = lambda keys: f"{keys[:8]}{'...' if len(keys) > 8 else ''}"  # noqa: E731
-        raise ValueError(f"checkpoint does not fit {what}: missing {short(missing)}, "
+        raise ConfigError(f"checkpoint does not fit {what}: missing {short(missing)}, "
                          f"unexpected {short(unexpected)}, shape differs {short(reshaped)}")
 
 
@@ -35,15 +36,15 @@ def load_viewsam(path: str | Path, map_location: str | torch.device = "cpu") -> 
     """The trained ViewSAM of a ``make train`` checkpoint and the checkpoint's facts (step, name)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"ViewSAM checkpoint not found at {path} (model.checkpoint); train one with "
+        raise MissingFileError(f"ViewSAM checkpoint not found at {path} (model.checkpoint); train one with "
                                 "`make train` (it writes <run>/train/checkpoints/last.ckpt)")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
-        raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
+        raise ConfigError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
     hparams = checkpoint.get("hyper_parameters", {})
     if "viewsam" not in checkpoint or "size" not in hparams:
-        raise ValueError(f"{path}: not a ViewSAM training checkpoint (no 'viewsam' entry or model hparams)")
+        raise ConfigError(f"{path}: not a ViewSAM training checkpoint (no 'viewsam' entry or model hparams)")
     model = ViewSAM(**{k: hparams[k] for k in MODEL_ARGUMENTS if k in hparams})
     state = {k[len(PREFIX):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(PREFIX)}
     check_fits(trainable_shapes(model), {k: v.shape for k, v in state.items()}, f"{model.name} ({path})")

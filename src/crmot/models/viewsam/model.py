@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from crmot.errors import ConfigError
 from crmot.models import sam2 as sam2_models
 from crmot.models.viewsam.conditioning import VIEW_CONDITIONING, FiLM, ViewCondition, image_statistics
 from crmot.models.viewsam.grounding import Grounding
 from crmot.models.viewsam.heads import CandidateDecoder, Prompts
 from crmot.models.viewsam.text import build_text_encoder
-
 
 #: Mask logit of a prompt whose mask was not decoded (sigmoid ~ 2e-9).
 NO_MASK_LOGIT = -20.0
@@ -74,9 +74,9 @@ class ViewSAM(nn.Module):
                  allow_random_init: bool = False, max_views: int = 16) -> None:
         super().__init__()
         if size not in SIZES:
-            raise ValueError(f"size must be one of {sorted(SIZES)}, not {size!r}")
+            raise ConfigError(f"size must be one of {sorted(SIZES)}, not {size!r}")
         if view_conditioning not in VIEW_CONDITIONING:
-            raise ValueError(f"view_conditioning must be one of {VIEW_CONDITIONING}, not {view_conditioning!r}")
+            raise ConfigError(f"view_conditioning must be one of {VIEW_CONDITIONING}, not {view_conditioning!r}")
         self.size = SIZES[size]
         self.view_conditioning = view_conditioning
         checkpoint = sam2_models.resolve_checkpoint(self.size.sam2, sam2_checkpoint, allow_random_init,

@@ -12,6 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from crmot.errors import ConfigError, MissingFileError
+
 TEXT_ENCODERS = ("minilm", "clip", "word")
 
 
@@ -49,7 +51,7 @@ class CLIPTextEncoder(nn.Module):
         import open_clip
 
         if not checkpoint or not Path(checkpoint).is_file():
-            raise FileNotFoundError(f"open_clip checkpoint {checkpoint!r} not found (model.text_checkpoint)")
+            raise MissingFileError(f"open_clip checkpoint {checkpoint!r} not found (model.text_checkpoint)")
         self.model = open_clip.create_model(architecture, pretrained=checkpoint).eval()
         self.model.requires_grad_(False)
         self.tokenizer = open_clip.get_tokenizer(architecture)
@@ -100,4 +102,4 @@ def build_text_encoder(kind: str, dim: int, checkpoint: str | None = None) -> tu
         return CachedTokens(encoder), encoder.dim
     if kind == "word":
         return WordEncoder(dim), dim
-    raise ValueError(f"text_encoder must be one of {TEXT_ENCODERS}, not {kind!r}")
+    raise ConfigError(f"text_encoder must be one of {TEXT_ENCODERS}, not {kind!r}")

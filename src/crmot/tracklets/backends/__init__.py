@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from crmot.errors import ConfigError
 from crmot.tracklets.types import Tracklets, VideoSource
 
 #: A re-prompting answer: (frame, score, mask RLE) of the object found inside a frame's region.
@@ -30,8 +31,8 @@ class SegmentationBackend(ABC):
         the frames where one is found. ``held``: boxes (xywh) other objects already hold in each
         frame, for backends that need them to tell the object from a neighbour it is merged with.
         Backends that cannot take region prompts say so."""
-        raise NotImplementedError(f"the {self.name} backend cannot be prompted with regions; "
-                                  "use the classical or sam2 backend as the stage-2 segmenter")
+        raise ConfigError(f"the {self.name} backend cannot be prompted with regions; "
+                          "use the classical or sam2 backend as the stage-2 segmenter")
 
     def setup(self, device: "torch.device") -> None:  # noqa: F821
         """Load models onto ``device`` (called once per process before the first video)."""

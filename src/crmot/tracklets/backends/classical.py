@@ -22,6 +22,7 @@ from scipy import ndimage
 
 from crmot.constants import CATEGORY
 from crmot.data import masks as rle
+from crmot.errors import ConfigError
 from crmot.tracklets.backends import RegionRow, SegmentationBackend, pixels
 from crmot.tracklets.tracker import IoUTracker, TrackerConfig, iou_matrix, shared_matrix
 from crmot.tracklets.types import Tracklets, VideoSource
@@ -87,7 +88,7 @@ class ClassicalBackend(SegmentationBackend):
     def segment_video(self, video: VideoSource, prompts: list[str]) -> Tracklets:
         unsupported = [p for p in prompts if p != CATEGORY]
         if unsupported:
-            raise ValueError(f"the classical backend finds moving people only; cannot prompt {unsupported}")
+            raise ConfigError(f"the classical backend finds moving people only; cannot prompt {unsupported}")
         background, perspective = self.calibrate(video)
         tracker = IoUTracker(self.config.tracker)
         detections: list[tuple[int, Detection]] = []  # key (= index) -> frame, detection
