@@ -45,7 +45,7 @@ def _backend(spec: dict):
                            window=spec.get("window", 50))
     if kind == "sam3":
         from crmot.tracklets.backends.sam3 import SAM3Backend
-        return SAM3Backend(checkpoint="/nonexistent", allow_random_init=True, random_image_size=spec["image_size"],
+        return SAM3Backend(checkpoint=None, allow_random_init=True, random_image_size=spec["image_size"],
                            window=spec.get("window", 200))
     raise ValueError(kind)
 

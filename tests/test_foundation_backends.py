@@ -38,7 +38,7 @@ def test_sam3_backend_runs_a_small_random_model(tiny_root):
     pytest.importorskip("transformers", reason="the SAM3 backend needs transformers>=5 (make install)")
     from crmot.tracklets.backends.sam3 import SAM3Backend
 
-    backend = SAM3Backend(checkpoint="/nonexistent", allow_random_init=True, window=2)
+    backend = SAM3Backend(checkpoint=None, allow_random_init=True, window=2)
     backend.setup("cpu")
     tracklets = backend.segment_video(_video(tiny_root, 3), ["person"])
     _check(tracklets, 3)
@@ -52,6 +52,10 @@ def test_sam3_without_checkpoint_is_a_clear_error(tmp_path):
 
     with pytest.raises(FileNotFoundError, match=rf"{tmp_path}/sam3 \(model.backend.init_args.checkpoint\)"):
         SAM3Backend(checkpoint=str(tmp_path / "sam3")).setup("cpu")
+    with pytest.raises(FileNotFoundError, match=rf"{tmp_path}/sam3 \(model.backend.init_args.checkpoint\)"):
+        SAM3Backend(checkpoint=str(tmp_path / "sam3"), allow_random_init=True).setup("cpu")  # named: no fallback
+    with pytest.raises(FileNotFoundError, match="allow_random_init"):
+        SAM3Backend()
 
 
 def test_sam2_backend_runs_a_small_random_model(tiny_root):

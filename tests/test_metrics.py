@@ -1,4 +1,4 @@
-"""Cross-view metrics: DESIGN.md §5 reference numbers, the official tool's quirks, a devkit cross-check."""
+"""Cross-view metrics: reference numbers, the official tool's quirks, a devkit cross-check."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ONE reader and writer of the CRTrack layout (DESIGN.md §3), used by every stage.
+"""The ONE reader and writer of the CRTrack layout, used by every stage.
 
 ::
 

@@ -1,4 +1,4 @@
-"""Write a complete CRTrack-format root of synthetic scenes (DESIGN.md §6)."""
+"""Write a complete CRTrack-format root of synthetic scenes."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from crmot.data import masks as rle
+from crmot.errors import MissingFileError
 from crmot.models import sam3 as sam3_models
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.stitch import stitch
@@ -20,10 +21,13 @@ from crmot.tracklets.types import Tracklets, VideoSource
 
 
 class SAM3Backend(SegmentationBackend):
-    def __init__(self, checkpoint: str = "checkpoints/sam3", window: int = 200, min_score: float = 0.0,
+    def __init__(self, checkpoint: str | None = None, window: int = 200, min_score: float = 0.0,
                  allow_random_init: bool = False, random_image_size: int = 336) -> None:
-        """``allow_random_init`` builds a small random model when the checkpoint is missing: for speed
-        tests only, and named ``sam3-random-init`` in every output."""
+        """A named ``checkpoint`` folder must exist; with none named, ``allow_random_init`` builds a
+        small random model (speed tests only, named ``sam3-random-init`` in every output)."""
+        if checkpoint is None and not allow_random_init:
+            raise MissingFileError("no SAM3 checkpoint given (model.backend.init_args.checkpoint); random weights "
+                                   "only with allow_random_init: true")
         self.checkpoint = checkpoint
         self.window = window
         self.min_score = min_score
@@ -31,7 +35,7 @@ class SAM3Backend(SegmentationBackend):
         self.random_image_size = random_image_size
         self.model = self.processor = None
         self.device = torch.device("cpu")
-        self.random = allow_random_init and not (Path(checkpoint) / "config.json").exists()
+        self.random = checkpoint is None
 
     @property
     def name(self) -> str:
