@@ -1,6 +1,7 @@
 """Accuracy of record: the training-free pipeline, weakly supervised ViewSAM and oracle-trained ViewSAM.
 
     python benchmarks/bench_accuracy.py [--seeds 100 101 102 103 104] [--out benchmarks/results/accuracy.json]
+    python benchmarks/bench_accuracy.py --table   # the README's table, from the JSON
 
 For each world (the demo preset drawn with one seed), three rows on its test split:
 - ``training-free``: stages 1-2 on the split, expressions matched to stage-2 identities (make eval-zeroshot);
@@ -88,6 +89,24 @@ def summarise(worlds: list[dict]) -> dict:
                    for k in ("CVRIDF1", "CVRMA", "steps", "seconds")} for name in names}
 
 
+ROW_NAMES = {"training-free": "training-free pipeline (stages 1-2 + expression matching)",
+             "weak": "ViewSAM trained on the pseudo labels", "gt": "ViewSAM trained on GT labels (upper bound)"}
+
+
+def markdown_table(result: dict) -> str:
+    """Per world and mean: CVRIDF1 / CVRMA of each row, then steps, wall time and model of the mean row."""
+    worlds = result["worlds"]
+    head = "| predictions by | " + " | ".join(f"seed {w['seed']}" for w in worlds) + " | mean | steps | wall s | model |"
+    lines = [head, "|" + "---|" * (len(worlds) + 5)]
+    for name, label in ROW_NAMES.items():
+        cells = [f"{w['rows'][name]['CVRIDF1']:.1f} / {w['rows'][name]['CVRMA']:.1f}" for w in worlds]
+        mean = result["mean"][name]
+        model = worlds[0]["rows"][name]["model"]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | **{mean['CVRIDF1']:.2f} / {mean['CVRMA']:.2f}** | "
+                     f"{mean['steps']:.0f} | {mean['seconds']:.0f} | `{model}` |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(RECORD_SEEDS))
@@ -95,7 +114,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: train_synthetic.yaml's)")
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench_accuracy")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "accuracy.json")
+    parser.add_argument("--table", action="store_true", help="print the README's markdown table from --out and stop")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(args.out.read_text())))
+        return
     worlds = []
     for seed in args.seeds:
         worlds.append(run_world(seed, args.work, args.preset, args.steps))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from crmot.models import sam2 as sam2_models
 from crmot.models.viewsam.inputs import normalise, to_pixels
 from crmot.pretraining.world import read_mask_world, write_mask_world
 from crmot.stages.manifest import code_fingerprint, versions
+from crmot.training.schedule import warmup_cosine
 
 log = logging.getLogger(__name__)
 BACKBONE = "sam2-nano-synthetic"
@@ -160,15 +160,7 @@ class MaskPretraining(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(self.sam.parameters(), lr=self.recipe.lr, weight_decay=self.recipe.weight_decay)
-        total, warmup = self.recipe.steps, min(self.recipe.warmup, self.recipe.steps)
-
-        def schedule(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(total - warmup, 1))))
-
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, schedule), "interval": "step"}}
+        return warmup_cosine(optimizer, self.recipe.warmup, self.recipe.steps)
 
 
 def pretrain(out: Path, world: Path, recipe: Recipe, accelerator: str = "auto", num_workers: int = 1) -> dict:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from crmot.data import masks as rle
 from crmot.data.synthetic import WorldConfig, plan_world
-from crmot.data.synthetic.world import SceneWorld, jpeg, render_frames
+from crmot.data.synthetic.world import SceneWorld, for_every_view, jpeg, render_frames
 from crmot.errors import MissingFileError
 from crmot.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
@@ -30,16 +29,10 @@ def write_mask_world(root: str | os.PathLike, config: WorldConfig, seed: int, wo
     """Write the world (every scene of both splits of ``config``) and return its summary."""
     root = Path(root)
     scenes = plan_world(config, SEED_OFFSET + seed)
-    jobs = [(root, config, scene, k) for scene in scenes for k in range(1, len(scene.cameras) + 1)]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            counts = list(pool.map(_write_view_star, jobs))
-    else:
-        counts = [_write_view_star(job) for job in jobs]
+    counts = for_every_view(_write_view_star, root, config, scenes, workers)
     summary = {"kind": KIND, "seed": seed, "seed_offset": SEED_OFFSET,
                "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()},
-               "views": len(jobs), "frames": len(jobs) * config.frames, "masks": int(sum(counts))}
+               "views": len(counts), "frames": len(counts) * config.frames, "masks": int(sum(counts))}
     atomic_write_json(root / "world.json", summary)
     return summary
 

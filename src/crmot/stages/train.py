@@ -11,7 +11,6 @@ position is checkpointed too, so a resumed run equals the uninterrupted one step
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import lightning as L
@@ -28,6 +27,7 @@ from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
 from crmot.stages.launch import run_stage
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader
 from crmot.training.losses import LossWeights, clip_loss
+from crmot.training.schedule import warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +77,7 @@ class ViewSAMModule(L.LightningModule):
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        total = max(int(self.trainer.estimated_stepping_batches), 1)
-        warmup = min(self.hparams.warmup_steps, total)
-
-        def schedule(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(total - warmup, 1))))
-
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, schedule), "interval": "step"}}
+        return warmup_cosine(optimizer, self.hparams.warmup_steps, int(self.trainer.estimated_stepping_batches))
 
     # ------------------------------------------------------------------ checkpoints: trainable parts only
     def trainable_keys(self) -> dict[str, torch.Size]:

@@ -81,13 +81,7 @@ def generate(root: str | os.PathLike, config: WorldConfig, seed: int = 0, worker
     root = Path(root)
     started = time.perf_counter()
     scenes = plan_world(config, seed)
-    jobs = [(root, config, scene, k) for scene in scenes for k in range(1, len(scene.cameras) + 1)]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            rows = list(pool.map(_write_view_star, jobs))
-    else:
-        rows = [_write_view_star(job) for job in jobs]
+    rows = for_every_view(_write_view_star, root, config, scenes, workers)
     for scene in scenes:
         rng = np.random.default_rng((*scene.seed, 7))
         write_expressions(root, scene.split, scene.name, scene_expressions(scene.name, scene.people, config.expressions_per_scene, rng))
@@ -107,6 +101,17 @@ def generate(root: str | os.PathLike, config: WorldConfig, seed: int = 0, worker
     atomic_write_json(root / "world.json", summary)
     summary["seconds"] = time.perf_counter() - started
     return summary
+
+
+def for_every_view(write, root: Path, config: WorldConfig, scenes: list[SceneWorld], workers: int | None) -> list:
+    """``write((root, config, scene, k))`` for every view of every scene, in processes when there are
+    several workers (the results come back in view order, so the output does not depend on them)."""
+    jobs = [(root, config, scene, k) for scene in scenes for k in range(1, len(scene.cameras) + 1)]
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        return [write(job) for job in jobs]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(write, jobs))
 
 
 def _write_view_star(job) -> int:
