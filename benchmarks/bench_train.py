@@ -25,22 +25,23 @@ from machine import machine  # noqa: E402
 from crmot.data.synthetic import generate, load_preset  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.models.viewsam import ViewSAM  # noqa: E402
-from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader, denoise_queries  # noqa: E402
-from crmot.training.losses import LossWeights, mean_clip_loss  # noqa: E402
+from crmot.stages.train import ViewSAMModule  # noqa: E402
+from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train.json"
 
 
 def measure(size: str, precision: str, compile_model: bool, steps: int, data: Path, device: torch.device) -> dict:
     torch.manual_seed(0)
-    model = ViewSAM(size, "both", "minilm", allow_random_init=True).to(device)
-    forward = torch.compile(model) if compile_model else model
+    module = ViewSAMModule(size, "both", "minilm", allow_random_init=True).to(device)
+    model = module.model
+    if compile_model:
+        module.model = torch.compile(model)  # the module's forward and losses run through the compiled model
     dataset = ClipDataset(data, data, "train", frames=2, stride=4, image_size=model.size.image_size)
     loader = ResumableLoader(dataset, ClipSampler(len(dataset), seed=0), batch_size=1,
                              num_workers=4 if device.type == "cuda" else 0)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     bf16 = precision == "bf16-mixed"
-    weights = LossWeights()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     step_times, waits, samples = [], [], 0
@@ -50,9 +51,7 @@ def measure(size: str, precision: str, compile_model: bool, steps: int, data: Pa
         clips = next(iterator)
         t1 = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = mean_clip_loss(clips, lambda c, matches: forward(
-                c["images"].to(device), c["views"].to(device), c["sentences"], denoise_queries(c["targets"], device),
-                matches), weights)["loss"]
+            loss = module.clip_losses(clips)["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -64,7 +63,7 @@ def measure(size: str, precision: str, compile_model: bool, steps: int, data: Pa
             waits.append(t1 - t0)
             samples += len(clips)
     total = sum(step_times)
-    images = samples * dataset[(0, 0)]["images"].shape[0] * 2
+    images = samples * dataset[(0, 0)]["images"].shape[0]
     return {
         "size": size, "precision": precision, "compile": compile_model, "steps": steps,
         "samples_per_s": samples / total, "images_per_s": images / total, "step_time_s": total / steps,
