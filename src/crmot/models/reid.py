@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from crmot.association.appearance import Crop, Embedder
-from crmot.errors import MissingFileError
+from crmot.errors import ConfigError, MissingFileError
 
 _IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 _IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -99,14 +99,29 @@ class OSNetEmbedder(_TorchEmbedder):
         path = self.checkpoint_path()
         model = build_model(self.variant, num_classes=1, pretrained=False)
         if path:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            state = state.get("state_dict", state)
-            state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("classifier")}
-            model.load_state_dict(state, strict=False)
+            load_osnet_state(model, path)
         return model
 
     def describe(self) -> dict:
         return {"name": self.name, "variant": self.variant, "checkpoint": self.checkpoint}
+
+
+def load_osnet_state(model: torch.nn.Module, path: str) -> None:
+    """torchreid's release format: a state dict, maybe under ``state_dict`` and with DataParallel's
+    ``module.`` prefix. The classifier (trained for another set of identities) is left out; every
+    other key must fit, or the error names the file and the config key."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state)
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
+    own = {k: v.shape for k, v in model.state_dict().items() if not k.startswith("classifier.")}
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    reshaped = sorted(k for k in set(own) & set(state) if own[k] != state[k].shape)
+    if missing or unexpected or reshaped:
+        raise ConfigError(f"{path} (model.embedder.init_args.checkpoint) does not fit this OSNet variant: "
+                          f"missing {missing[:4]}, unexpected {unexpected[:4]}, shape differs {reshaped[:4]}")
+    model.load_state_dict(state, strict=False)  # only the classifier stays as built
 
 
 class CLIPEmbedder(_TorchEmbedder):

@@ -110,9 +110,14 @@ def read_checkpoint(path: Path) -> dict:
 def load_weights(model: torch.nn.Module, path: Path) -> None:
     """Strict loading: every key of the model and no other."""
     state = read_checkpoint(path)["model"]
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ConfigError(f"{path}: does not fit this SAM2 size: missing {missing[:6]}, unexpected {unexpected[:6]}")
+    own = {k: v.shape for k, v in model.state_dict().items()}
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    reshaped = sorted(k for k in set(own) & set(state) if own[k] != state[k].shape)
+    if missing or unexpected or reshaped:
+        raise ConfigError(f"{path}: does not fit this SAM2 size: missing {missing[:6]}, unexpected {unexpected[:6]}, "
+                          f"shape differs {reshaped[:6]}")
+    model.load_state_dict(state)
 
 
 def build_model(size: str, checkpoint: Path | None, image_size: int) -> torch.nn.Module:
