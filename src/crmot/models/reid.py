@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from crmot.association.appearance import Crop, Embedder
 from crmot.errors import ConfigError, MissingFileError
+from crmot.models.state import mismatch
 
 _IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 _IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -115,12 +116,9 @@ def load_osnet_state(model: torch.nn.Module, path: str) -> None:
     state = {k.removeprefix("module."): v for k, v in state.items()}
     state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
     own = {k: v.shape for k, v in model.state_dict().items() if not k.startswith("classifier.")}
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    reshaped = sorted(k for k in set(own) & set(state) if own[k] != state[k].shape)
-    if missing or unexpected or reshaped:
-        raise ConfigError(f"{path} (model.embedder.init_args.checkpoint) does not fit this OSNet variant: "
-                          f"missing {missing[:4]}, unexpected {unexpected[:4]}, shape differs {reshaped[:4]}")
+    differs = mismatch(own, {k: v.shape for k, v in state.items()})
+    if differs:
+        raise ConfigError(f"{path} (model.embedder.init_args.checkpoint) does not fit this OSNet variant: {differs}")
     model.load_state_dict(state, strict=False)  # only the classifier stays as built
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from crmot.errors import ConfigError, MissingFileError
+from crmot.models.state import mismatch
 
 
 @dataclass(frozen=True)
@@ -110,13 +111,9 @@ def read_checkpoint(path: Path) -> dict:
 def load_weights(model: torch.nn.Module, path: Path) -> None:
     """Strict loading: every key of the model and no other."""
     state = read_checkpoint(path)["model"]
-    own = {k: v.shape for k, v in model.state_dict().items()}
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    reshaped = sorted(k for k in set(own) & set(state) if own[k] != state[k].shape)
-    if missing or unexpected or reshaped:
-        raise ConfigError(f"{path}: does not fit this SAM2 size: missing {missing[:6]}, unexpected {unexpected[:6]}, "
-                          f"shape differs {reshaped[:6]}")
+    differs = mismatch({k: v.shape for k, v in model.state_dict().items()}, {k: v.shape for k, v in state.items()})
+    if differs:
+        raise ConfigError(f"{path}: does not fit this SAM2 size: {differs}")
     model.load_state_dict(state)
 
 

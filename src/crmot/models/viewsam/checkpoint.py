@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from crmot.errors import ConfigError, MissingFileError
+from crmot.models.state import mismatch
 from crmot.models.viewsam import ViewSAM
 
 #: The constructor arguments of :class:`ViewSAM` that a training checkpoint records (Lightning hparams).
@@ -23,13 +24,9 @@ def trainable_shapes(module: torch.nn.Module) -> dict[str, torch.Size]:
 
 def check_fits(expected: dict[str, torch.Size], found: dict[str, torch.Size], what: str) -> None:
     """A clear error listing the keys that differ between a checkpoint and the model built from config."""
-    missing = sorted(set(expected) - set(found))
-    unexpected = sorted(set(found) - set(expected))
-    reshaped = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
-    if missing or unexpected or reshaped:
-        short = lambda keys: f"{keys[:8]}{'...' if len(keys) > 8 else ''}"  # noqa: E731
-        raise ConfigError(f"checkpoint does not fit {what}: missing {short(missing)}, "
-                         f"unexpected {short(unexpected)}, shape differs {short(reshaped)}")
+    differs = mismatch(expected, found)
+    if differs:
+        raise ConfigError(f"checkpoint does not fit {what}: {differs}")
 
 
 def load_viewsam(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[ViewSAM, dict]:
