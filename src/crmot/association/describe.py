@@ -146,8 +146,8 @@ class VLMDescriber(Describer):
     def setup(self, device) -> None:
         if not Path(self.checkpoint).is_dir():
             raise MissingFileError(f"vision-language checkpoint directory {self.checkpoint!r} not found "
-                                    "(config key model.describer.init_args.checkpoint); the vlm describer never "
-                                    "runs on random weights: save a transformers image-text-to-text model there")
+                                   "(config key model.describer.init_args.checkpoint); the vlm describer never "
+                                   "runs on random weights: save a transformers image-text-to-text model there")
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.device = device

@@ -46,8 +46,8 @@ class _TorchEmbedder(Embedder):
             return self.checkpoint
         if self.checkpoint or not self.allow_random_init:
             raise MissingFileError(f"checkpoint {self.checkpoint!r} not found (config key "
-                                    f"model.embedder.init_args.checkpoint); {self.where}, or set "
-                                    "allow_random_init: true for speed tests only")
+                                   f"model.embedder.init_args.checkpoint); {self.where}, or set "
+                                   "allow_random_init: true for speed tests only")
         return None
 
     def setup(self, device) -> None:

@@ -76,7 +76,7 @@ def resolve_checkpoint(size: str, checkpoint: str | None, allow_random_init: boo
             raise ConfigError(f"{key}: {SYNTHETIC!r} weights exist for size nano only, not {size!r}")
         if not SYNTHETIC_CHECKPOINT.is_file():
             raise MissingFileError(f"{key}: the shipped sam2-nano-synthetic weights are missing at "
-                                    f"{SYNTHETIC_CHECKPOINT}; rebuild them with `make pretrain`")
+                                   f"{SYNTHETIC_CHECKPOINT}; rebuild them with `make pretrain`")
         return SYNTHETIC_CHECKPOINT
     if checkpoint is not None:
         path = Path(checkpoint)

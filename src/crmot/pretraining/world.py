@@ -59,7 +59,7 @@ def read_mask_world(root: str | os.PathLike) -> list[tuple[Path, list[dict]]]:
     summary = root / "world.json"
     if not summary.is_file() or json.loads(summary.read_text()).get("kind") != KIND:
         raise MissingFileError(f"{root}: not a pretraining world (no world.json of kind {KIND!r}); "
-                                "write one with `crmot pretrain` or write_mask_world")
+                               "write one with `crmot pretrain` or write_mask_world")
     frames = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         for line in (folder / "masks.jsonl").read_text().splitlines():

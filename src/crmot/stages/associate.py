@@ -89,7 +89,7 @@ class AssociationModule(L.LightningModule):
         source = self.tracklets_dir / scene.split / scene.name
         if not (source / MANIFEST).exists():
             raise MissingFileError(f"{source}: no finished stage-1 tracklets for scene {scene.name!r}; "
-                                    "run stage 1 first (make tracklets / make pseudolabels)")
+                                   "run stage 1 first (make tracklets / make pseudolabels)")
         key = {"stage": "associate", **self.backends(), "config": asdict(self.association),
                "tracklets": _files_digest(source, [v.index for v in scene.views]),
                "inputs": {v.name: view_fingerprint(v) for v in scene.views}}

@@ -84,7 +84,7 @@ class EvaluationModule(L.LightningModule):
         manifest = folder / MANIFEST
         if not manifest.is_file():
             raise MissingFileError(f"{manifest}: no stage-1 tracklets for {scene.split}/{scene.name} "
-                                    "(model.tracklets_dir); run `make tracklets` on this split first")
+                                   "(model.tracklets_dir); run `make tracklets` on this split first")
         rows = {v.index: read_tracks(rows_path(folder, v.index)) for v in scene.views}
         return rows, json.loads(manifest.read_text())["key"]
 

@@ -34,7 +34,7 @@ def load_viewsam(path: str | Path, map_location: str | torch.device = "cpu") -> 
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"ViewSAM checkpoint not found at {path} (model.checkpoint); train one with "
-                                "`make train` (it writes <run>/train/checkpoints/last.ckpt)")
+                               "`make train` (it writes <run>/train/checkpoints/last.ckpt)")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
