@@ -31,6 +31,7 @@ from crmot.models import sam2 as sam2_models
 from crmot.models.viewsam.inputs import normalise, to_pixels
 from crmot.pretraining.world import read_mask_world, write_mask_world
 from crmot.stages.manifest import code_fingerprint, versions
+from crmot.training.clips import jittered_boxes
 from crmot.training.schedule import warmup_cosine
 
 log = logging.getLogger(__name__)
@@ -70,15 +71,15 @@ class MaskFrames(Dataset):
         flip = bool(rng.random() < 0.5)
         pixels = to_pixels(picture, self.recipe.image_size)
         side = self.recipe.image_size // 4
-        decoded = [m for m in (rle.decode(r) for r in masks) if m.sum() >= self.recipe.min_pixels]
-        chosen = rng.permutation(len(decoded))[: self.recipe.objects]
+        large = [r for r, area in zip(masks, rle.area(masks)) if area >= self.recipe.min_pixels]
+        chosen = rng.permutation(len(large))[: self.recipe.objects]
         boxes, targets = [], []
-        for i in chosen.tolist():
-            mask = decoded[i]
+        for i in chosen.tolist():  # only the chosen masks are decoded
+            mask = rle.decode(large[i])
             rows, cols = np.nonzero(mask)
             h, w = mask.shape
-            box = np.array([cols.min() / w, rows.min() / h, (cols.max() + 1) / w, (rows.max() + 1) / h])
-            boxes.append(_jitter(box, rng, self.recipe.box_jitter))
+            box = np.array([[cols.min() / w, rows.min() / h, (cols.max() + 1) / w, (rows.max() + 1) / h]])
+            boxes.append(jittered_boxes(box, rng, self.recipe.box_jitter)[0])
             small = Image.fromarray(mask.astype(np.uint8) * 255).resize((side, side), Image.BILINEAR)
             targets.append(np.asarray(small, np.float32) / 255.0)
         boxes = torch.tensor(np.array(boxes), dtype=torch.float32).reshape(-1, 4)
@@ -87,13 +88,6 @@ class MaskFrames(Dataset):
             pixels, targets = pixels.flip(-1), targets.flip(-1)
             boxes = torch.stack([1 - boxes[:, 2], boxes[:, 1], 1 - boxes[:, 0], boxes[:, 3]], 1)
         return {"image": normalise(pixels), "boxes": boxes, "masks": targets}
-
-
-def _jitter(box: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
-    size = box[2:] - box[:2]
-    centre = (box[:2] + box[2:]) / 2 + rng.uniform(-scale / 2, scale / 2, 2) * size
-    size = size * (1 + rng.uniform(-scale, scale, 2))
-    return np.clip(np.concatenate([centre - size / 2, centre + size / 2]), 0, 1)
 
 
 class Shuffled(torch.utils.data.Sampler):
