@@ -65,10 +65,10 @@ def print_comparison(run: Path, console: Console) -> None:
     table = Table(title=f"test split of {run}: training-free pipeline vs ViewSAM trained on its pseudo labels")
     for column in ("predictions by", "CVRIDF1", "CVRMA"):
         table.add_column(column, justify="left" if column == "predictions by" else "right")
-    for label, path, name in (("training-free (stages 1-2 + matcher)", run / "zeroshot" / "metrics.json", "pipeline"),
-                              ("ViewSAM, weakly supervised", run / "eval" / "test" / "metrics.json", "predicted_by")):
-        report = json.loads(path.read_text())
-        by = report[name] if name == "pipeline" else report[name]["model"]
+    zeroshot = json.loads((run / "zeroshot" / "metrics.json").read_text())
+    viewsam = json.loads((run / "eval" / "test" / "metrics.json").read_text())
+    for label, by, report in (("training-free (stages 1-2 + matcher)", zeroshot["pipeline"], zeroshot),
+                              ("ViewSAM, weakly supervised", viewsam["predicted_by"]["model"], viewsam)):
         table.add_row(f"{label}\n[dim]{by}[/]", f"{report['mean']['CVRIDF1']:.2f}", f"{report['mean']['CVRMA']:.2f}")
     console.print(table)
 
