@@ -13,6 +13,7 @@ import logging
 import numpy as np
 
 from crmot.data.tracks import Tracks
+from crmot.tracklets.tracker import iou_matrix  # numpy only: the light install has it
 
 log = logging.getLogger(__name__)
 FIELDS = ("HOTA", "DetA", "AssA")
@@ -47,7 +48,7 @@ def _sequence(gt: Tracks, pred: Tracks) -> dict:
         "num_gt_dets": len(gt), "num_tracker_dets": len(pred),
         "num_gt_ids": int(gt_ids.max(initial=-1)) + 1, "num_tracker_ids": int(pred_ids.max(initial=-1)) + 1,
         "gt_ids": [gt_ids[rows] for rows in gt_at], "tracker_ids": [pred_ids[rows] for rows in pred_at],
-        "similarity_scores": [_pairwise_iou(gt.boxes[g], pred.boxes[p]) for g, p in zip(gt_at, pred_at)],
+        "similarity_scores": [iou_matrix(gt.boxes[g], pred.boxes[p]) for g, p in zip(gt_at, pred_at)],
     }
 
 
@@ -55,12 +56,3 @@ def _rows_by_frame(frames: np.ndarray, steps: int) -> list[np.ndarray]:
     order = np.argsort(frames, kind="stable")
     bounds = np.searchsorted(frames[order], np.arange(1, steps + 2))
     return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def _pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of xywh boxes."""
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, :2] + a[:, None, 2:], b[None, :, :2] + b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
-    union = np.prod(a[:, 2:], -1)[:, None] + np.prod(b[:, 2:], -1)[None] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
