@@ -98,9 +98,10 @@ def backbone_name(size: str, checkpoint: Path | None) -> str:
 
 
 def read_checkpoint(path: Path) -> dict:
-    """A checkpoint in Meta's release format, ``{"model": state_dict}`` (crmot adds ``"crmot"`` facts)."""
+    """A checkpoint in Meta's release format, ``{"model": state_dict}`` (crmot adds ``"crmot"`` facts).
+    Memory-mapped: naming the weights reads no tensor, and loading them reads each tensor once."""
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
         raise ConfigError(f"{path}: not a readable SAM2 checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(data, dict) or "model" not in data:
