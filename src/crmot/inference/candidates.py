@@ -9,7 +9,7 @@ box), so memory grows with the number of boxes, never with pixels or frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -37,6 +37,9 @@ class ViewRows:
     identity: np.ndarray  # (R, 128) unit vectors
     refer: np.ndarray  # (R, E) probability that expression e refers to the row's object
     masks: list[dict]  # COCO RLE at the model's mask resolution
+    #: row -> its mask at the frame's size, made when an answer first needs it (many expressions
+    #: answer the same people: each mask is resized once, not once per expression)
+    full_masks: dict[int, dict] = field(default_factory=dict, init=False, repr=False)
 
 
 @torch.inference_mode()

@@ -207,10 +207,12 @@ def _answer(view: ViewRows, chosen: list[tuple[np.ndarray, int, float]], size: t
     order = order[first]
     rows, ids, scores = rows[order], ids[order], scores[order]
     tracks = Tracks(view.tracks.frames[rows], ids, view.tracks.boxes[rows], scores[:, None])
-    return Answer(tracks, [_full_size(view.masks[r], size) for r in rows.tolist()])
+    return Answer(tracks, [_full_size(view, r, size) for r in rows.tolist()])
 
 
-def _full_size(mask: dict, size: tuple[int, int]) -> dict:
-    """A mask at the model's square resolution, stretched back to the frame's (width, height)."""
-    low = Image.fromarray(rle.decode(mask).astype(np.uint8) * 255)
-    return rle.encode(np.asarray(low.resize(size, Image.BILINEAR)) >= 128)
+def _full_size(view: ViewRows, row: int, size: tuple[int, int]) -> dict:
+    """Row ``row``'s mask at the model's square resolution, stretched back to the frame's (width, height)."""
+    if row not in view.full_masks:
+        low = Image.fromarray(rle.decode(view.masks[row]).astype(np.uint8) * 255)
+        view.full_masks[row] = rle.encode(np.asarray(low.resize(size, Image.BILINEAR)) >= 128)
+    return view.full_masks[row]
