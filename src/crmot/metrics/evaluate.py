@@ -43,7 +43,7 @@ def load_ground_truth(gt: str | os.PathLike, split: str = "test") -> dict[str, V
 
 def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, split: str = "test",
              protocol: Protocol = "crtrack", strict: bool = False, hota: bool = False) -> dict:
-    """Score every GT expression and return the JSON-ready report (see README: Evaluation).
+    """Score every GT expression and return the JSON-ready report (see docs/format-and-evaluation.md).
 
     What the prediction folder holds that would silently score as zero (stray files, empty or
     missing expression folders, views without GT) is logged, counted in ``warnings`` and, with
