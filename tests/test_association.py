@@ -9,32 +9,28 @@ import pytest
 
 from crmot.association import attributes as attrs
 from crmot.association.affinity import Affinity
-from crmot.association.appearance import ColourEmbedder, Crop
+from crmot.association.appearance import ColourEmbedder
 from crmot.association.clustering import cluster, violations
 from crmot.association.colour import COLOUR_NAMES, name_probabilities, srgb_to_lab
+from crmot.association.colour_names import reference_shades
+from crmot.association.config import AssociationConfig
+from crmot.association.context import SceneContext, tracklet_prototypes
 from crmot.association.describe import AttributeDescriber, Description
 from crmot.association.geometry import apply_homography, fit_homography
 from crmot.association.labels import pseudo_expressions
 from crmot.association.matcher import ExpressionMatcher
-from crmot.association.pipeline import (
-    AssociationConfig,
-    Holder,
-    SceneContext,
-    _bridge_gaps,
-    _give_up_pixels,
-    _tracklet_from_rows,
-    associate_scene,
-    tracklet_prototypes,
-)
 from crmot.association.records import Tracklet
-from crmot.constants import COLOURS
+from crmot.association.reprompt import Holder, _bridge_gaps, _give_up_pixels, _tracklet_from_rows
+from crmot.association.scene import associate_scene
+from crmot.crops import Crop
 from crmot.data import masks as rle
+from crmot.data.boxes import iou_matrix
 from crmot.data.crtrack import CRTrackFormatError, load_split
 from crmot.data.synthetic import generate
 from crmot.data.synthetic.config import WorldConfig
+from crmot.data.synthetic.palette import ANCHORS
 from crmot.metrics.clear import match_boxes
 from crmot.tracklets.backends.classical import ClassicalBackend
-from crmot.tracklets.tracker import iou_matrix
 from crmot.tracklets.types import Tracklets
 
 
@@ -180,8 +176,14 @@ def test_one_view_scene_links_within_the_view_and_says_so(world, caplog):
 
 
 # --------------------------------------------------------------------------- language
-def test_colour_names_of_the_palette():
-    lab = srgb_to_lab(np.array([COLOURS[n] for n in COLOUR_NAMES], np.float32))
+def test_every_reference_shade_is_named_its_own_word():
+    rgb, word = reference_shades()
+    assert (name_probabilities(srgb_to_lab(np.array(rgb, np.float32))).argmax(1) == np.array(word)).all()
+
+
+def test_the_namer_agrees_with_the_renderer_it_never_reads():
+    """Two independent sources (the survey table, the renderer's paint) agree on each word's centre."""
+    lab = srgb_to_lab(np.array([ANCHORS[n] for n in COLOUR_NAMES], np.float32))
     assert [COLOUR_NAMES[i] for i in name_probabilities(lab).argmax(1)] == list(COLOUR_NAMES)
 
 
@@ -230,9 +232,9 @@ def test_matcher_takes_paraphrases_with_and_without_the_sentence_encoder():
 def test_describer_names_clothes_of_a_painted_person():
     image = np.zeros((100, 40, 3), np.float32)
     image[:19] = (224, 182, 150)  # face
-    image[19:53] = COLOURS["red"]
-    image[53:94] = COLOURS["blue"]
-    image[94:] = COLOURS["black"]
+    image[19:53] = ANCHORS["red"]
+    image[53:94] = ANCHORS["blue"]
+    image[94:] = ANCHORS["black"]
     crop = Crop(0, 1, image, np.ones((100, 40), bool), 1.0)
     d = AttributeDescriber().describe([crop])
     assert d.sentence == "A man wearing a red coat and blue trousers"

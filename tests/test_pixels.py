@@ -7,7 +7,8 @@ import torch
 from scipy import ndimage
 
 from crmot.tracklets.backends import pixels
-from crmot.tracklets.backends.classical import ClassicalBackend
+from crmot.tracklets.backends.classical import ClassicalConfig, ClassicalDetector
+from crmot.tracklets.backends.classical.foreground import Foreground
 
 
 @pytest.mark.parametrize("size", [(3, 3), (7, 1), (1, 5), (5, 3)])
@@ -51,23 +52,36 @@ def test_median_frame_equals_numpys_truncated(count):
 
 
 @pytest.mark.parametrize("relax", [1.0, 0.8, 0.7, 0.35])
-def test_foreground_equals_the_float64_thresholds(relax):
-    """The integer table decides every pixel as the float64 formula does, edge cases included (the
-    frames differ from the background by every distance 0-255)."""
-    backend = ClassicalBackend()
-    rng = np.random.default_rng(int(relax * 100))
-    background = rng.integers(0, 256, (24, 32, 3)).astype(np.uint8)
-    frames = np.clip(background.astype(np.int16) + rng.integers(-255, 256, (4, 24, 32, 3)), 0, 255).astype(np.uint8)
-    cfg = backend.config
-    distance = np.abs(frames.astype(np.int16) - background.astype(np.int16)).max(axis=-1)
-    nearby = ndimage.maximum_filter(distance, size=(1, cfg.edge_reach, cfg.edge_reach))
-    expected = (distance > relax * cfg.threshold) & (distance >= relax * cfg.edge * nearby)
-    found = backend._foreground(torch.from_numpy(frames), torch.from_numpy(background), backend._least_foreground(relax))
-    np.testing.assert_array_equal(found.numpy(), expected)
-    least = backend._least_foreground(relax).numpy()
-    for largest in range(256):  # every entry of the table, not only those the frames reach
-        d = np.arange(256)
+def test_the_integer_threshold_table_equals_the_float64_thresholds(relax):
+    """Every entry of the table decides as the float64 formula does, edge cases included."""
+    cfg = ClassicalConfig()
+    least = Foreground(cfg, torch.device("cpu"))._least(relax).numpy()
+    d = np.arange(256)
+    for largest in range(256):
         np.testing.assert_array_equal(d >= least[largest], (d > relax * cfg.threshold) & (d >= relax * cfg.edge * largest))
+
+
+def _ground(height: int = 96, width: int = 128) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    tint = np.array([120, 126, 112], np.float32)
+    return np.clip(tint * rng.uniform(0.9, 1.1, (height, width, 1)), 0, 255).astype(np.uint8)
+
+
+def test_a_change_of_light_is_no_foreground_and_an_object_is():
+    """A cloud darkens one side of the frame, a shadow lies on the ground, a red object stands on it:
+    only the object is foreground."""
+    background = _ground()
+    light = np.linspace(0.7, 1.15, background.shape[1], dtype=np.float32)[None, :, None]
+    frame = background * light
+    frame[40:46, 20:32] *= 0.6  # a shadow (smaller than a cell of the light field): darker, same chromaticity
+    frame[20:50, 80:86] = (190, 30, 35)  # an object
+    frame = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+    found, _ = Foreground(ClassicalConfig(), torch.device("cpu")).masks(torch.from_numpy(frame[None]), torch.from_numpy(background))
+    found = found[0].numpy()
+    assert found[20:50, 80:86].mean() > 0.95
+    outside = np.ones_like(found)
+    outside[18:52, 78:88] = False  # the object and its blurred edge
+    assert found[outside].mean() < 0.01
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (CPU runs are checked above)")
@@ -81,9 +95,10 @@ def test_the_classical_backend_finds_the_same_components_on_the_gpu(tiny_root):
     video = VideoSource(info.seq_length, info.height, info.width, lambda f: read_frame(view, f))
     found = {}
     for device in ("cpu", "cuda"):
-        backend = ClassicalBackend()
-        backend.setup(torch.device(device))
-        background, _ = backend.calibrate(video)
-        found[device] = (background, [(t, y, x, blob.tobytes()) for t, y, x, blob in backend._blobs(video.spread(8), background)])
+        detector = ClassicalDetector()
+        detector.setup(torch.device(device))
+        background = detector.calibrate(video).background
+        blobs, _ = detector.foreground.blobs(video.spread(8), background)
+        found[device] = (background, [(t, y, x, blob.tobytes()) for t, y, x, blob in blobs])
     np.testing.assert_array_equal(found["cpu"][0], found["cuda"][0])
     assert found["cpu"][1] == found["cuda"][1]

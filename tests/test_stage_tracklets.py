@@ -70,7 +70,7 @@ def test_a_changed_backend_setting_invalidates_the_manifest(tiny_root, first_run
     out = tmp_path / "tracklets"
     shutil.copytree(first_run, out)
     with caplog.at_level("INFO"):
-        _run(tiny_root, out, "--model.backend.init_args.threshold", "30")
+        _run(tiny_root, out, "--model.backend.init_args.config.threshold", "30", "--model.backend.init_args.config.tracker.min_hits", "2")
     assert "skipped" not in caplog.text
 
 

@@ -75,7 +75,9 @@ def test_only_the_trained_masks_are_decoded_with_a_gradient_and_their_values_are
         plain = module.model.describe(module.model.encode(clip["images"], clip["views"]),
                                       _prompts(clip, module.device))
     assert torch.allclose(out["masks"], plain["masks"], atol=1e-5)
-    out["masks"][0, trained].sum().backward()
+    padded = torch.zeros(out["masks"].shape[1], dtype=torch.bool)  # the view's prompts, padded to the clip's most
+    padded[: len(trained)] = trained
+    out["masks"][0, padded].sum().backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.model.film.parameters())
     padding = _prompts(clip, module.device).padding
     assert torch.all(out["masks"][padding] == NO_MASK_LOGIT)

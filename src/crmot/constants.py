@@ -31,16 +31,5 @@ GT_TAIL = (1, 1, 1)
 #: Columns written after the score in prediction rows, as the official tool expects.
 PRED_TAIL = (-1, -1, -1)
 
-#: Colour names used by CRTrack expressions, with the RGB the synthetic world paints them in.
-COLOURS: dict[str, tuple[int, int, int]] = {
-    "black": (28, 28, 30),
-    "blue": (40, 70, 190),
-    "gray": (128, 128, 128),
-    "white": (232, 232, 228),
-    "red": (200, 30, 35),
-    "yellow": (235, 210, 40),
-    "green": (40, 150, 60),
-    "pink": (240, 140, 180),
-    "purple": (120, 50, 160),
-    "orange": (245, 130, 20),
-}
+#: Colour words of CRTrack expressions (the vocabulary of expressions, parsers and namers).
+COLOUR_WORDS = ("black", "blue", "gray", "white", "red", "yellow", "green", "pink", "purple", "orange")

@@ -7,43 +7,14 @@ prototype is their weighted mean, and an identity's prototype the mean over its 
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections import defaultdict
-from dataclasses import dataclass
 
 import numpy as np
 
 from crmot.association.colour import COLOUR_NAMES, name_probabilities, srgb_to_lab
 from crmot.association.records import Tracklet
+from crmot.crops import MIN_CROP_PIXELS, PART_WEIGHTS, PARTS, Crop, Embedder
 from crmot.data import masks as rle
-
-#: Body parts as (top, bottom) fractions of a person's box height: CRTrack describes head, coat, trousers, shoes.
-PARTS: dict[str, tuple[float, float]] = {
-    "head": (0.0, 0.19), "coat": (0.19, 0.53), "trousers": (0.53, 0.94), "shoes": (0.94, 1.0),
-}
-#: How much each part counts in the colour embedding (shoes are few pixels and often occluded).
-PART_WEIGHTS = {"head": 0.5, "coat": 1.0, "trousers": 1.0, "shoes": 0.3}
-#: Crops smaller than this (pixels of mask) say little about colour.
-MIN_CROP_PIXELS = 40
-
-
-@dataclass
-class Crop:
-    """One masked person crop, colour-normalised for its view."""
-
-    owner: int  # index of the tracklet (in the caller's list)
-    frame: int
-    image: np.ndarray  # (h, w, 3) float32 RGB 0-255, view cast removed
-    mask: np.ndarray  # (h, w) bool
-    weight: float
-
-    def part_pixels(self, part: str, side: str | None = None) -> np.ndarray:
-        """(N, 3) RGB pixels of the mask inside a body part (``side``: "left" / "right" half)."""
-        top, bottom = PARTS[part]
-        h, w = self.mask.shape
-        y0, y1 = int(round(top * h)), max(int(round(bottom * h)), int(round(top * h)) + 1)
-        x0, x1 = (0, w) if side is None else ((0, w // 2) if side == "left" else (w // 2, w))
-        return self.image[y0:y1, x0:x1][self.mask[y0:y1, x0:x1]]
 
 
 def sample_rows(tracklet: Tracklet, count: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,27 +54,6 @@ def collect_crops(tracklets: list[Tracklet], read, gains: dict[int, np.ndarray],
             pixels = image[y0:y1, x0:x1].astype(np.float32) * gains[view]
             crops.append(Crop(owner, frame, np.clip(pixels, 0, 255), mask, weight))
     return crops
-
-
-class Embedder(ABC):
-    """Crops -> unit vectors; cosine similarity between them is the appearance affinity."""
-
-    name: str
-
-    @abstractmethod
-    def embed(self, crops: list[Crop]) -> np.ndarray:
-        """(len(crops), D) float32, rows of unit norm; (0, D) for no crops."""
-
-    @property
-    @abstractmethod
-    def dim(self) -> int:
-        """D: the width of an embedding, so that no crops still give vectors of the right width."""
-
-    def setup(self, device) -> None:
-        """Load weights onto ``device`` (once per process)."""
-
-    def describe(self) -> dict:
-        return {"name": self.name}
 
 
 class ColourEmbedder(Embedder):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from crmot.constants import COLOURS
+from crmot.association.colour_names import reference_shades
+from crmot.constants import COLOUR_WORDS
 
-COLOUR_NAMES = tuple(COLOURS)
+COLOUR_NAMES = COLOUR_WORDS
 
 
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -25,18 +26,21 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return np.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], -1)
 
 
-#: Lab of each named colour, in the order of ``COLOUR_NAMES``.
-PROTOTYPES_LAB = srgb_to_lab(np.array([COLOURS[n] for n in COLOUR_NAMES], np.float32))
+_SHADES_RGB, _SHADE_WORD = reference_shades()
+#: Lab of every reference shade, and the one-hot word each belongs to (shades x words).
+PROTOTYPES_LAB = srgb_to_lab(np.array(_SHADES_RGB, np.float32))
+PROTOTYPE_WORDS = np.eye(len(COLOUR_NAMES), dtype=np.float32)[_SHADE_WORD]
 #: Softness of colour naming (Lab units): a pixel between two prototypes counts for both.
 NAMING_SIGMA = 14.0
 
 
 def name_probabilities(lab: np.ndarray) -> np.ndarray:
-    """(N, 3) Lab pixels -> (N, len(COLOUR_NAMES)) soft colour-name memberships (rows sum to 1)."""
+    """(N, 3) Lab pixels -> (N, len(COLOUR_NAMES)) soft colour-name memberships (rows sum to 1): a
+    soft nearest-shade vote, each word collecting the votes of its reference shades."""
     d2 = ((lab[:, None, :] - PROTOTYPES_LAB[None]) ** 2).sum(-1)
     logits = -d2 / (2 * NAMING_SIGMA**2)
     logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
+    p = np.exp(logits) @ PROTOTYPE_WORDS
     return p / p.sum(axis=1, keepdims=True)
 
 

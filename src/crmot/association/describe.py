@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from crmot.association import attributes as attrs
-from crmot.association.appearance import PARTS, Crop
 from crmot.association.colour import COLOUR_NAMES, name_probabilities, skin_like, srgb_to_lab
+from crmot.crops import PARTS, Crop
 from crmot.errors import MissingFileError
 
 #: A second coat colour is named when each half of the coat is dominated by a different colour.

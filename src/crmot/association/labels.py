@@ -19,7 +19,7 @@ import numpy as np
 from crmot.association import attributes as attrs
 from crmot.association.colour import COLOUR_NAMES
 from crmot.association.describe import Description
-from crmot.association.pipeline import SceneAssociation
+from crmot.association.scene import SceneAssociation
 from crmot.data import masks as rle
 from crmot.data.crtrack import (
     Expression,

@@ -12,8 +12,8 @@ import logging
 
 import numpy as np
 
+from crmot.data.boxes import iou_matrix
 from crmot.data.tracks import Tracks
-from crmot.tracklets.tracker import iou_matrix  # numpy only: the light install has it
 
 log = logging.getLogger(__name__)
 FIELDS = ("HOTA", "DetA", "AssA")

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from crmot.association.appearance import Crop, Embedder
+from crmot.crops import Crop, Embedder
 from crmot.errors import ConfigError, MissingFileError
 from crmot.models.state import mismatch
 

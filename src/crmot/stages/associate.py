@@ -23,10 +23,11 @@ from lightning.pytorch.cli import LightningCLI
 from rich.console import Console
 from rich.table import Table
 
-from crmot.association.appearance import ColourEmbedder, Embedder
+from crmot.association.appearance import ColourEmbedder
 from crmot.association.describe import AttributeDescriber, Describer
 from crmot.association.labels import scene_quality, summarize, write_scene
-from crmot.association.pipeline import AssociationConfig, SceneAssociation, associate_scene
+from crmot.association.scene import AssociationConfig, SceneAssociation, associate_scene
+from crmot.crops import Embedder
 from crmot.data.crtrack import Scene, list_scenes, load_scene
 from crmot.errors import MissingFileError
 from crmot.io import atomic_write_json

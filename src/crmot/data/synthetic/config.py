@@ -23,6 +23,8 @@ class WorldConfig:
     frame_rate: int = 10
     expressions_per_scene: int = 12
     occluders: int = 2  # static pillars per scene
+    props: int = 2  # static person-sized signs and poster boards per scene (not people)
+    robots: int = 1  # delivery robots driving through each scene (not people)
     area: tuple[float, float] = (12.0, 9.0)  # walkable ground, metres
     jpeg_quality: int = 90
 

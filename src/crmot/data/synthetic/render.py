@@ -12,14 +12,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-from crmot.constants import COLOURS
 from crmot.data.synthetic.camera import Camera
 from crmot.data.synthetic.people import DOG_COLOURS, Person
+from crmot.data.synthetic.props import Prop, Robot
 
 #: A GT row is written only for people with at least this many visible pixels ...
 MIN_VISIBLE_PIXELS = 30
 #: ... and at least this fraction of their silhouette visible (the rest is occluded or off-image).
 MIN_VISIBLE_FRACTION = 0.1
+#: Brightness swing of a patterned coat (a stripe is this much darker than the cloth between stripes).
+PATTERN_CONTRAST = 0.18
+#: Cloth is rounded: its edges are this much darker than its middle.
+ROUNDNESS = 0.2
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class Shape:
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
     colour: tuple[int, int, int]
     owner: int  # person id painted into the id map, 0 for things that are not a person
+    texture: str = "flat"  # "flat" | "plain" (rounded cloth) | "stripes" | "check"
+    period: float = 4.0  # pattern period in pixels
 
 
 @dataclass
@@ -99,38 +105,41 @@ def person_drawable(camera: Camera, person: Person, xy: np.ndarray, direction: n
     def level(fraction: float) -> float:
         return v_foot - fraction * height_px
 
-    def band(kind, lo, hi, width, colour, centre=u, owner=person.pid):
-        return Shape(kind, (centre - width / 2, level(hi), centre + width / 2, level(lo)), colour, owner)
+    def band(kind, lo, hi, width, colour, centre=u, owner=person.pid, texture="plain"):
+        return Shape(kind, (centre - width / 2, level(hi), centre + width / 2, level(lo)), colour, owner,
+                     texture, max(2.0, 0.07 * height_px))
 
-    pid = person.pid
+    pid, paint_of = person.pid, person.shades
+    legs, shoulders = person.legs, person.shoulders
     shapes: list[Shape] = []
     if person.companion == "bicycle":
         wheelbase = 1.1 * abs(lateral) * ppm  # wheels line up along the direction of travel
-        frame_colour = COLOURS[person.coat[-1]]
         for offset in (-wheelbase / 2, wheelbase / 2):
-            shapes.append(band("ellipse", 0.0, 0.36, 0.36 * ppm * max(abs(lateral), 0.25), (25, 25, 25), u + offset, 0))
-        shapes.append(band("rect", 0.18, 0.24, wheelbase, frame_colour, u, 0))
+            shapes.append(band("ellipse", 0.0, 0.36, 0.36 * ppm * max(abs(lateral), 0.25), (25, 25, 25), u + offset, 0,
+                               "flat"))
+        shapes.append(band("rect", 0.18, 0.24, wheelbase, paint_of["coat2"], u, 0, "flat"))
+    bag_band = (legs + 0.07, shoulders - 0.02)
     if person.carried == "schoolbag" and facing >= -0.3:
-        shapes.append(band("rect", 0.55, 0.8, 0.7 * body, COLOURS[person.carried_colour], u - lateral * 0.3 * body, pid))
-    shapes.append(band("rect", 0.0, 0.05, 0.7 * body, COLOURS[person.shoes]))
-    shapes.append(band("rect", 0.04, 0.48, 0.72 * body, COLOURS[person.trousers]))
+        shapes.append(band("rect", *bag_band, 0.7 * body, paint_of["carried"], u - lateral * 0.3 * body, pid))
+    shapes.append(band("rect", 0.0, 0.05, 0.7 * body, paint_of["shoes"]))
+    shapes.append(band("rect", 0.04, legs, 0.72 * body, paint_of["trousers"]))
     if len(person.coat) == 1:
-        shapes.append(band("rect", 0.46, 0.82, body, COLOURS[person.coat[0]]))
+        shapes.append(band("rect", legs - 0.02, shoulders, body, paint_of["coat"], texture=person.texture))
     else:
-        right, left = (person.coat if facing >= 0 else person.coat[::-1])
-        shapes.append(band("rect", 0.46, 0.82, body / 2, COLOURS[right], u - body / 4))
-        shapes.append(band("rect", 0.46, 0.82, body / 2, COLOURS[left], u + body / 4))
-    shapes.append(band("ellipse", 0.81, 0.96, 0.38 * body, person.skin))
+        right, left = (paint_of["coat"], paint_of["coat2"]) if facing >= 0 else (paint_of["coat2"], paint_of["coat"])
+        shapes.append(band("rect", legs - 0.02, shoulders, body / 2, right, u - body / 4, texture=person.texture))
+        shapes.append(band("rect", legs - 0.02, shoulders, body / 2, left, u + body / 4, texture=person.texture))
+    shapes.append(band("ellipse", shoulders - 0.01, 0.96, 0.38 * body, person.skin))
     if person.headwear == "cap":
-        shapes.append(band("rect", 0.925, 0.985, 0.42 * body, COLOURS[person.headwear_colour]))
+        shapes.append(band("rect", 0.925, 0.985, 0.42 * body, paint_of["headwear"]))
     elif person.headwear == "helmet":
-        shapes.append(band("ellipse", 0.9, 1.0, 0.5 * body, COLOURS[person.headwear_colour]))
+        shapes.append(band("ellipse", 0.9, 1.0, 0.5 * body, paint_of["headwear"]))
     if person.carried == "bag":
-        shapes.append(band("rect", 0.33, 0.52, 0.32 * body, COLOURS[person.carried_colour], u + side * 0.6 * body))
+        shapes.append(band("rect", 0.33, 0.52, 0.32 * body, paint_of["carried"], u + side * 0.6 * body))
     elif person.carried == "plastic bag":
-        shapes.append(band("rect", 0.22, 0.42, 0.3 * body, COLOURS["white"], u + side * 0.6 * body))
+        shapes.append(band("rect", 0.22, 0.42, 0.3 * body, paint_of["carried"], u + side * 0.6 * body))
     elif person.carried == "schoolbag" and facing < -0.3:
-        shapes.append(band("rect", 0.55, 0.8, 0.7 * body, COLOURS[person.carried_colour]))
+        shapes.append(band("rect", *bag_band, 0.7 * body, paint_of["carried"]))
     return Drawable(depth=float(depth[2]), shapes=shapes, owner=pid)
 
 
@@ -153,9 +162,44 @@ def dog_drawable(camera: Camera, person: Person, xy: np.ndarray, direction: np.n
     return Drawable(depth=float(depth[0]), shapes=[legs, body, head])
 
 
+def prop_drawable(camera: Camera, prop: Prop) -> Drawable | None:
+    """A sign (panel on a pole) or a poster board, standing as tall as a person; never labelled."""
+    uv, depth = camera.project(np.array([[*prop.xy, 0.0], [*prop.xy, prop.height]]))
+    if depth.min() < 0.5:
+        return None
+    (u, v_bottom), (_, v_top) = uv
+    half = prop.width / 2 * camera.focal / depth[0]
+    span = v_bottom - v_top
+    top, bottom = prop.colours
+    if prop.kind == "sign":
+        shapes = [Shape("rect", (u - 0.12 * half, v_top, u + 0.12 * half, v_bottom), bottom, 0, "plain"),
+                  Shape("rect", (u - half, v_top, u + half, v_top + 0.45 * span), top, 0, "plain")]
+    else:
+        shapes = [Shape("rect", (u - half, v_top + 0.5 * span, u + half, v_bottom), bottom, 0, "plain"),
+                  Shape("rect", (u - half, v_top, u + half, v_top + 0.5 * span), top, 0, "plain")]
+    return Drawable(depth=float(depth[0]), shapes=shapes)
+
+
+def robot_drawable(camera: Camera, robot: Robot, xy: np.ndarray, direction: np.ndarray) -> Drawable | None:
+    """A delivery robot: a rounded box on two dark wheels, as long as it is seen side-on."""
+    uv, depth = camera.project(np.array([[xy[0], xy[1], 0.0], [xy[0], xy[1], robot.height]]))
+    if depth.min() < 0.5:
+        return None
+    (u, v_foot), (_, v_top) = uv
+    ppm = (v_foot - v_top) / robot.height
+    to_camera = camera.position[:2] - xy
+    lateral = abs(direction[0] * to_camera[1] - direction[1] * to_camera[0]) / max(np.linalg.norm(to_camera), 1e-9)
+    half = (0.35 + (robot.length - 0.35) * lateral) * ppm / 2
+    wheel = 0.14 * ppm
+    shapes = [Shape("ellipse", (u - half, v_foot - 2 * wheel, u - half + 2 * wheel, v_foot), (25, 25, 25), 0),
+              Shape("ellipse", (u + half - 2 * wheel, v_foot - 2 * wheel, u + half, v_foot), (25, 25, 25), 0),
+              Shape("rect", (u - half, v_top, u + half, v_foot - wheel), robot.colour, 0, "plain")]
+    return Drawable(depth=float(depth[0]), shapes=shapes)
+
+
 def as_instance(drawable: Drawable, number: int) -> Drawable:
     """The drawable as one object numbered ``number``, everything it draws included (a bicycle, a bag)."""
-    shapes = [Shape(s.kind, s.box, s.colour, number) for s in drawable.shapes]
+    shapes = [Shape(s.kind, s.box, s.colour, number, s.texture, s.period) for s in drawable.shapes]
     return Drawable(drawable.depth, shapes, number)
 
 
@@ -193,9 +237,9 @@ def visible_people(ids: np.ndarray, silhouette: dict[int, int]) -> list[Visible]
     return out
 
 
-def finish(camera: Camera, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Apply the camera's colour cast, blur and sensor noise; return uint8 RGB."""
-    image = image * camera.gain.astype(np.float32) + np.float32(camera.offset)
+def finish(camera: Camera, image: np.ndarray, light: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Apply the light field (H, W), the camera's colour cast, blur and sensor noise; return uint8 RGB."""
+    image = image * light[..., None] * camera.gain.astype(np.float32) + np.float32(camera.offset)
     if camera.blur > 1:
         image = uniform_filter(image, size=(camera.blur, camera.blur, 1), mode="nearest")
     image += rng.standard_normal(image.shape, dtype=np.float32) * np.float32(camera.noise)
@@ -209,17 +253,37 @@ def _paint_shape(image: np.ndarray, ids: np.ndarray, shape: Shape) -> tuple[int,
     ya, yb = max(int(round(y0)), 0), min(int(round(y1)), h)
     if xb <= xa or yb <= ya:
         return 0, 0, 0, 0
+    colour = _cloth(shape, ya, yb, xa, xb)
     if shape.kind == "rect":
-        image[ya:yb, xa:xb] = shape.colour
+        image[ya:yb, xa:xb] = colour
         ids[ya:yb, xa:xb] = shape.owner
     else:
         cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
         ry, rx = max((y1 - y0) / 2, 0.5), max((x1 - x0) / 2, 0.5)
         yy, xx = np.ogrid[ya:yb, xa:xb]
         inside = ((yy + 0.5 - cy) / ry) ** 2 + ((xx + 0.5 - cx) / rx) ** 2 <= 1.0
-        image[ya:yb, xa:xb][inside] = shape.colour
+        image[ya:yb, xa:xb][inside] = colour if colour.ndim == 1 else colour[inside]
         ids[ya:yb, xa:xb][inside] = shape.owner
     return xa, ya, xb, yb
+
+
+def _cloth(shape: Shape, ya: int, yb: int, xa: int, xb: int) -> np.ndarray:
+    """The shape's colour over its pixels: (3,) when flat, else (h, w, 3) shaded as rounded cloth (darker
+    towards the left and right edges) with its pattern (horizontal stripes, or a check)."""
+    colour = np.asarray(shape.colour, np.float32)
+    if shape.texture == "flat":
+        return colour
+    x0, _, x1, _ = shape.box
+    across = (np.arange(xa, xb, dtype=np.float32) + 0.5 - (x0 + x1) / 2) / max((x1 - x0) / 2, 0.5)
+    factor = np.broadcast_to(1.0 - ROUNDNESS * np.clip(across, -1, 1) ** 2, (yb - ya, xb - xa))
+    if shape.texture in ("stripes", "check"):
+        rows = (np.arange(ya, yb) - shape.box[1]) // (shape.period / 2) % 2
+        pattern = rows[:, None].astype(np.float32)
+        if shape.texture == "check":
+            cols = (np.arange(xa, xb) - x0) // (shape.period / 2) % 2
+            pattern = (pattern + cols[None]) % 2
+        factor = factor * (1.0 - PATTERN_CONTRAST * pattern)
+    return colour * factor[..., None]
 
 
 def _merge(bounds: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:

@@ -26,7 +26,9 @@ from crmot.data.crtrack import (
 from crmot.data.synthetic.camera import Camera, sample_cameras
 from crmot.data.synthetic.config import WorldConfig
 from crmot.data.synthetic.language import describe, scene_expressions
+from crmot.data.synthetic.lighting import Lighting, Sun, cast_shadow, sample_lighting, sample_sun
 from crmot.data.synthetic.people import Person, sample_people
+from crmot.data.synthetic.props import Prop, Robot, sample_props, sample_robots
 from crmot.data.synthetic.render import (
     Pillar,
     Visible,
@@ -36,7 +38,9 @@ from crmot.data.synthetic.render import (
     paint,
     person_drawable,
     pillar_drawable,
+    prop_drawable,
     render_background,
+    robot_drawable,
     visible_people,
 )
 from crmot.io import atomic_write_bytes, atomic_write_json
@@ -47,7 +51,7 @@ GENERATOR = "crmot.data.synthetic"
 
 @dataclass(frozen=True)
 class SceneWorld:
-    """Everything needed to render one scene: its people, cameras and static occluders."""
+    """Everything needed to render one scene: its people, cameras, light, occluders and distractors."""
 
     name: str
     split: str
@@ -55,6 +59,10 @@ class SceneWorld:
     people: list[Person]
     cameras: list[Camera]
     pillars: list[Pillar]
+    props: list[Prop]
+    robots: list[Robot]
+    lighting: list[Lighting]  # one per camera
+    sun: Sun
 
 
 def plan_world(config: WorldConfig, seed: int) -> list[SceneWorld]:
@@ -72,7 +80,13 @@ def plan_world(config: WorldConfig, seed: int) -> list[SceneWorld]:
             half = np.array(config.area) / 2
             pillars = [Pillar(rng.uniform(-half, half), float(rng.uniform(0.35, 0.6)), float(rng.uniform(2.2, 3.2)),
                               tuple(int(c) for c in rng.uniform(60, 160, size=3))) for _ in range(config.occluders)]
-            scenes.append(SceneWorld(next(names), split, scene_seed, people, cameras, pillars))
+            # Drawn from their own stream, so that adding distractors or light leaves people and cameras as they were.
+            extra = np.random.default_rng((*scene_seed, 11))
+            props = sample_props(extra, config.props, config.area)
+            robots = sample_robots(extra, config.robots, config.frames, config.frame_rate, config.area)
+            lighting = [sample_lighting(extra, config.frames) for _ in cameras]
+            scenes.append(SceneWorld(next(names), split, scene_seed, people, cameras, pillars, props, robots, lighting,
+                                     sample_sun(extra)))
     return scenes
 
 
@@ -121,25 +135,38 @@ def _write_view_star(job) -> int:
 def render_frames(config: WorldConfig, scene: SceneWorld, k: int, every_object: bool = False
                   ) -> Iterator[tuple[np.ndarray, list[Visible]]]:
     """Each frame of view ``k`` as uint8 RGB and what it shows: the people seen well enough to be
-    labelled, or, with ``every_object``, every object (people with what they carry, dogs, pillars),
+    labelled, or, with ``every_object``, every object (people with what they carry, dogs, pillars, props, robots),
     each its own instance numbered from 1 in drawing order."""
     camera = scene.cameras[k - 1]
     background = render_background(camera)
     frame_numbers = np.arange(1, config.frames + 1, dtype=np.float64)
     motion = [p.positions(frame_numbers) for p in scene.people]
+    robot_motion = [r.positions(frame_numbers) for r in scene.robots]
+    statics = [d for pillar in scene.pillars if (d := pillar_drawable(camera, pillar))]
+    statics += [d for prop in scene.props if (d := prop_drawable(camera, prop))]
     for t in range(config.frames):
-        drawables = [d for pillar in scene.pillars if (d := pillar_drawable(camera, pillar))]
+        ground = background.copy()
+        drawables = list(statics)
+        for prop in scene.props:
+            cast_shadow(ground, camera, scene.sun, prop.xy, prop.height, prop.width)
         for person, (xy, direction, present) in zip(scene.people, motion):
             if not present[t]:
                 continue
+            cast_shadow(ground, camera, scene.sun, xy[t], person.height, person.width)
             if d := person_drawable(camera, person, xy[t], direction[t]):
                 drawables.append(d)
             if person.companion == "dog" and (d := dog_drawable(camera, person, xy[t], direction[t])):
                 drawables.append(d)
+        for robot, (xy, direction, present) in zip(scene.robots, robot_motion):
+            if present[t]:
+                cast_shadow(ground, camera, scene.sun, xy[t], robot.height, robot.length)
+                if d := robot_drawable(camera, robot, xy[t], direction[t]):
+                    drawables.append(d)
         if every_object:
             drawables = [as_instance(d, n) for n, d in enumerate(drawables, start=1)]
-        image, id_map, silhouette = paint(camera, background, drawables)
-        rgb = finish(camera, image, np.random.default_rng((*scene.seed, k, t)))
+        image, id_map, silhouette = paint(camera, ground, drawables)
+        light = scene.lighting[k - 1].field(float(t), camera.height, camera.width)
+        rgb = finish(camera, image, light, np.random.default_rng((*scene.seed, k, t)))
         yield rgb, visible_people(id_map, silhouette)
 
 

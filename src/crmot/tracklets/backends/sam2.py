@@ -17,23 +17,23 @@ import numpy as np
 import torch
 
 from crmot.data import masks as rle
+from crmot.data.boxes import iou_matrix
 from crmot.models import sam2 as sam2_models
-from crmot.tracklets.backends import RegionRow, SegmentationBackend
-from crmot.tracklets.backends.classical import ClassicalBackend
-from crmot.tracklets.tracker import iou_matrix
+from crmot.tracklets.backends.base import Detector, RegionRow, SegmentationBackend
+from crmot.tracklets.backends.classical import ClassicalDetector
 from crmot.tracklets.types import Tracklets, VideoSource
 
 
 class SAM2Backend(SegmentationBackend):
     def __init__(self, size: str = "base_plus", checkpoint: str | None = "checkpoints/sam2.1_hiera_base_plus.pt",
                  window: int = 50, allow_random_init: bool = False, image_size: int | None = None,
-                 detector: ClassicalBackend | None = None, new_object_iou: float = 0.3) -> None:
+                 detector: Detector | None = None, new_object_iou: float = 0.3) -> None:
         self.size = size
         self.checkpoint = checkpoint
         self.window = window
         self.allow_random_init = allow_random_init
         self.image_size = image_size
-        self.detector = detector or ClassicalBackend()
+        self.detector = detector or ClassicalDetector()
         self.new_object_iou = new_object_iou
         self.random = checkpoint is None
         self.predictor = None
@@ -57,7 +57,7 @@ class SAM2Backend(SegmentationBackend):
     def segment_video(self, video: VideoSource, prompts: list[str]) -> Tracklets:
         if self.predictor is None:
             self.setup(self.device)
-        background, perspective = self.detector.calibrate(video)
+        view = self.detector.calibrate(video)
         rows: list[tuple[int, int, float, dict]] = []
         carried: dict[int, np.ndarray] = {}  # object id -> last mask (H, W) bool
         next_id = 1
@@ -68,7 +68,7 @@ class SAM2Backend(SegmentationBackend):
                 state = self.predictor.init_state(folder, offload_video_to_cpu=True, offload_state_to_cpu=True)
                 for obj_id, mask in carried.items():
                     self.predictor.add_new_mask(state, frame_idx=0, obj_id=obj_id, mask=torch.from_numpy(mask))
-                detections = self.detector.detect(video.read(first)[None], background, perspective)[0]
+                detections = self.detector.detect(video.read(first)[None], view)[0]
                 for box in self._new_objects([d.box for d in detections], carried):
                     x, y, w, h = box
                     self.predictor.add_new_points_or_box(state, frame_idx=0, obj_id=next_id,

@@ -1,0 +1,98 @@
+"""Weight-free tracklets for static cameras: the classical detector's people, linked by a Kalman +
+Hungarian tracker; masks are the detected foreground pixels. Re-prompting (stage 2) asks the detector
+again, with a lower threshold, inside candidate boxes."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from crmot.constants import CATEGORY
+from crmot.data import masks as rle
+from crmot.data.boxes import iou_matrix, shared_matrix
+from crmot.errors import ConfigError
+from crmot.tracklets.backends.base import Detection, RegionRow, SegmentationBackend
+from crmot.tracklets.backends.classical.config import ClassicalConfig
+from crmot.tracklets.backends.classical.detector import ClassicalDetector, ViewModel
+from crmot.tracklets.tracker import IoUTracker
+from crmot.tracklets.types import Tracklets, VideoSource
+
+#: Views whose calibration is kept (a scene's views; bounded whatever the number of scenes).
+_CALIBRATIONS_KEPT = 16
+
+
+class ClassicalBackend(SegmentationBackend):
+    name = "classical"
+
+    def __init__(self, config: ClassicalConfig | None = None) -> None:
+        self.config = config or ClassicalConfig()
+        self.detector = ClassicalDetector(self.config)
+        self._calibrations: dict = {}
+
+    def setup(self, device: torch.device) -> None:
+        self.detector.setup(device)
+
+    def describe(self) -> dict:
+        return self.detector.describe()
+
+    def segment_video(self, video: VideoSource, prompts: list[str]) -> Tracklets:
+        unsupported = [p for p in prompts if p != CATEGORY]
+        if unsupported:
+            raise ConfigError(f"the classical backend finds moving people only; cannot prompt {unsupported}")
+        view = self.detector.calibrate(video)
+        tracker = IoUTracker(self.config.tracker)
+        detections: list[tuple[int, Detection]] = []  # key (= index) -> frame, detection
+        owner: dict[int, int] = {}  # key -> track id
+        for first, frames in video.windows(self.config.window):
+            for offset, found in enumerate(self.detector.detect(frames, view)):
+                keys = list(range(len(detections), len(detections) + len(found)))
+                detections.extend((first + offset, d) for d in found)
+                boxes = np.array([d.box for d in found], dtype=np.float64).reshape(-1, 4)
+                colours = np.array([d.colours for d in found], dtype=np.float64).reshape(-1, 6)
+                owner.update(tracker.step(boxes, keys, colours).owners(keys))
+        return _tracklets(detections, owner)
+
+    def segment_regions(self, video: VideoSource, regions: dict[int, np.ndarray],
+                        held: dict[int, list[np.ndarray]] | None = None, relax: float = 0.8) -> list[RegionRow]:
+        """Detection again in each frame with the foreground threshold lowered by ``relax``, and no
+        tracker (whose birth rule drops short sightings): the person that best overlaps the candidate
+        box. Where that is one of the boxes ``held`` by others in the frame (or nobody), the person
+        asked for stands merged with a neighbour: the blob under the box is split again with a
+        person rectangle forced at the box's foot point, and the part it owns is the answer."""
+        view = self._calibrated(video)
+        rows = []
+        for frame, box in sorted(regions.items()):
+            image = video.read(frame)
+            box = np.asarray(box, np.float64)
+            blobs, light = self.detector.foreground.blobs(image[None], view.background, relax)  # once: detection and the split share them
+            found = self.detector.people(image[None], view, blobs, light)[0]
+            overlap = iou_matrix(box[None], np.stack([d.box for d in found]))[0] if found else np.zeros(0)
+            best = found[int(np.argmax(overlap))] if len(overlap) and overlap.max() > 0 else None
+            neighbours = np.array((held or {}).get(frame, []), np.float64).reshape(-1, 4)
+            taken = best is None or bool(len(neighbours) and shared_matrix(best.box[None], neighbours).max() > 0.5)
+            if view.perspective is not None and taken:
+                part = self.detector.prompted_part(image.shape[:2], blobs, view.perspective, box)
+                if part is not None:
+                    rows.append((frame, 1.0, rle.encode(part)))
+                    continue
+            if best is not None:  # the caller decides how much overlap it trusts
+                rows.append((frame, best.score, best.mask))
+        return rows
+
+    def _calibrated(self, video: VideoSource) -> ViewModel:
+        """``calibrate`` once per video (re-prompting asks many times for the same view)."""
+        key = (str(video.path(1)) if video.path else id(video), video.num_frames)
+        if key not in self._calibrations:
+            if len(self._calibrations) >= _CALIBRATIONS_KEPT:
+                self._calibrations.pop(next(iter(self._calibrations)))
+            self._calibrations[key] = self.detector.calibrate(video)
+        return self._calibrations[key]
+
+
+def _tracklets(detections: list[tuple[int, Detection]], owner: dict[int, int]) -> Tracklets:
+    """Rows of confirmed tracks only, ids renumbered 1..N by first appearance."""
+    keys = sorted(owner, key=lambda k: (detections[k][0], k))
+    rank: dict[int, int] = {}
+    for k in keys:
+        rank.setdefault(owner[k], len(rank) + 1)
+    return Tracklets.from_rows([(detections[k][0], rank[owner[k]], detections[k][1].score, detections[k][1].mask) for k in keys])

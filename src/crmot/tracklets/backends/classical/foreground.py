@@ -1,0 +1,112 @@
+"""What differs from the empty scene: a median background, the light of each frame, shadows, blobs.
+
+The background is the median of frames sampled over the whole video (memory bounded by the sample).
+Light changes over the scene and over time (the sun, clouds), so each frame's light is estimated as a
+coarse field: the median, per grid cell, of the brightness ratio between frame and background (people
+fill a small part of a cell, the ground the rest), smoothly upsampled. A pixel is foreground when its
+colour differs enough from the background lit like this, unless it is a shadow: darker than the lit
+background by a shadow's ratio, with the same chromaticity. Morphology runs in torch on the stage's
+device; connected components in scipy on the CPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from crmot.tracklets.backends import pixels
+from crmot.tracklets.backends.classical.config import ClassicalConfig
+
+_IN_FRAME = np.zeros((3, 3, 3), bool)
+_IN_FRAME[1] = True  # labelling stays inside one frame of a window
+_SPECKS = (3, 3)  # rows, columns: what opening removes and closing fills
+_VERTICAL = (7, 1)  # closing bridges a head, coat and legs that differ little from the ground
+#: Frames go through the per-pixel steps in batches of about this many pixels (bounded temporaries).
+_PIXELS_PER_PASS = 1 << 20
+
+#: A foreground component of one frame of a window: (frame index, top, left, mask with holes filled).
+Blob = tuple[int, int, int, np.ndarray]
+
+
+def median_background(frames: np.ndarray, device: torch.device) -> np.ndarray:
+    """(H, W, 3) uint8 median of ``frames`` (T, H, W, 3)."""
+    return pixels.median_frame(pixels.to_device(frames, device)).cpu().numpy()
+
+
+def light_field(frames: torch.Tensor, background: torch.Tensor, cells: int) -> torch.Tensor:
+    """(T, Hc, Wc) float32 brightness of each frame relative to the background, per grid cell."""
+    _, height, width, _ = frames.shape
+    side = max(1, min(height, width) // cells)
+    rows, cols = max(height // side, 1), max(width // side, 1)
+    ratio = (frames.float().sum(-1) + 3.0) / (background.float().sum(-1) + 3.0)
+    ratio = ratio[:, :rows * side, :cols * side].reshape(-1, rows, side, cols, side)
+    return ratio.permute(0, 1, 3, 2, 4).reshape(len(frames), rows, cols, -1).median(dim=-1).values
+
+
+def lit_background(background: torch.Tensor, light: torch.Tensor) -> torch.Tensor:
+    """(T, H, W, 3) float32: the background under each frame's light (cells upsampled bilinearly)."""
+    height, width = background.shape[:2]
+    full = F.interpolate(light[:, None], size=(height, width), mode="bilinear", align_corners=False)[:, 0]
+    return background.float()[None] * full[..., None]
+
+
+class Foreground:
+    """Foreground masks and blobs of a window of frames, against one view's background."""
+
+    def __init__(self, config: ClassicalConfig, device: torch.device) -> None:
+        self.config = config
+        self.device = device
+
+    def masks(self, frames: torch.Tensor, background: torch.Tensor, relax: float = 1.0
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Foreground (T, H, W) bool and the light cells (T, Hc, Wc) of uint8 ``frames``. Blur smears a
+        person's colours over the pixels around them, so a pixel must also reach ``edge`` of the largest
+        distance nearby: the mask stops at the blurred edge's midpoint, not where the smear fades."""
+        cfg = self.config
+        light = light_field(frames, background, cfg.light_cells)
+        lit = lit_background(background, light)
+        image = frames.float()
+        distance = (image - lit).abs().amax(dim=-1).round().clamp(0, 255).to(torch.int16)
+        nearby = pixels.max_filter(distance, (cfg.edge_reach, cfg.edge_reach))
+        foreground = distance >= self._least(relax)[nearby.long()]
+        brightness, lit_brightness = image.sum(-1) + 3.0, lit.sum(-1) + 3.0
+        ratio = brightness / lit_brightness
+        chroma = (image / brightness[..., None] - lit / lit_brightness[..., None]).abs().sum(-1)
+        shadow = (ratio >= cfg.shadow_ratio[0]) & (ratio <= cfg.shadow_ratio[1]) & (chroma <= cfg.shadow_chroma)
+        return foreground & ~shadow, light
+
+    def _least(self, relax: float) -> torch.Tensor:
+        """The smallest distance that is foreground, per largest distance nearby (0-255): above
+        ``threshold`` and at least ``edge`` of that largest one, as a table of integers."""
+        nearby = np.arange(256)
+        least = np.maximum(np.floor(relax * self.config.threshold) + 1, np.ceil(relax * self.config.edge * nearby))
+        return torch.from_numpy(np.minimum(least, 256).astype(np.int16)).to(self.device)
+
+    def blobs(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0
+              ) -> tuple[list[Blob], np.ndarray]:
+        """Every foreground component of a window, and the window's light cells (T, Hc, Wc)."""
+        foreground = np.empty(frames.shape[:3], bool)
+        lights = []
+        step = max(1, _PIXELS_PER_PASS // (frames.shape[1] * frames.shape[2]))
+        background = pixels.to_device(background, self.device)
+        for start in range(0, len(frames), step):
+            part, light = self.masks(pixels.to_device(frames[start:start + step], self.device), background, relax)
+            part = pixels.opening(part, _SPECKS)
+            foreground[start:start + step] = pixels.closing(pixels.closing(part, _VERTICAL), _SPECKS).cpu().numpy()
+            lights.append(light.cpu().numpy())
+        labels, _ = ndimage.label(foreground, structure=_IN_FRAME)
+        blobs = []
+        for label, found in enumerate(ndimage.find_objects(labels), start=1):
+            if found is not None:  # holes filled blob by blob: small crops, not whole windows
+                t, ys, xs = found
+                blobs.append((t.start, ys.start, xs.start, ndimage.binary_fill_holes(labels[t.start, ys, xs] == label)))
+        return blobs, np.concatenate(lights)
+
+
+def light_at(cells: np.ndarray, shape: tuple[int, int], row: float, col: float) -> float:
+    """The light (one frame's cells) at pixel ``(row, col)`` of an image of ``shape`` (nearest cell)."""
+    r = min(int(row * cells.shape[0] / shape[0]), cells.shape[0] - 1)
+    c = min(int(col * cells.shape[1] / shape[1]), cells.shape[1] - 1)
+    return float(cells[max(r, 0), max(c, 0)])
