@@ -27,7 +27,7 @@ EVAL_PRECISION ?= 32-true
 # TRAIN_CONFIG=conf/train_synthetic.yaml (SAM2 nano on crmot's sam2-nano-synthetic weights).
 TRAIN_CONFIG ?= conf/train.yaml
 
-.PHONY: help install demo data check pretrain tracklets pseudolabels train eval-zeroshot eval test test-light test-all bench score clean
+.PHONY: help install demo data check pretrain tracklets pseudolabels train eval-zeroshot eval test test-light test-all lint bench score clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -85,6 +85,9 @@ test: ## fast test suite (what CI runs)
 
 test-light: ## the light install (numpy, scipy, rich) in its own venv checks and scores a root, without torch
 	bash .ci/light_install.sh
+
+lint: ## ruff over src, tests and benchmarks (rules in pyproject.toml)
+	$(BIN)/ruff check src tests benchmarks
 
 test-all: ## every test, slow ones included
 	$(BIN)/python -m pytest -q

@@ -25,12 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
 
-from crmot.data.crtrack import (  # noqa: E402
-    expression_gt,
-    load_predictions,
-    load_split,
-    write_predictions,
-)
+from crmot.data.crtrack import load_split  # noqa: E402
+from crmot.data.expression_files import expression_gt, load_predictions, write_predictions  # noqa: E402
 from crmot.data.synthetic import generate, load_preset  # noqa: E402
 from crmot.data.tracks import Tracks  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402

@@ -6,7 +6,8 @@ preset drawn with other seeds.
 For each world: stage 1's mean per-view MOTA / IDF1 / ID switches per split, and for each variant:
 pseudo-identity CVRIDF1 / CVRMA vs GT and expression precision / recall (train and test, from stage
 2's quality.json), the training-free CVRIDF1 / CVRMA on the test split, and seconds. Seed 0 is
-``--data`` (the demo world); seed N is ``<data>_seedN``, generated when absent. Stage 1 runs once per world (its manifests skip it when code and inputs are unchanged);
+``--data`` (the demo world); seed N is ``<data>_seedN``, generated when absent. Stage 1 runs once per
+world (its manifests skip it when code and inputs are unchanged);
 every variant runs the real stage-2 Lightning CLI. ``reprompt_gain`` sums up what re-prompting adds
 to the pseudo CVRIDF1. Results: benchmarks/results/pseudolabels.json, or ``--out``.
 """

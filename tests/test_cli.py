@@ -12,7 +12,8 @@ import pytest
 
 from crmot.cli import main
 from crmot.data import load_split
-from crmot.data.crtrack import CRTrackFormatError, expression_gt, write_expression_gt, write_predictions
+from crmot.data.crtrack import CRTrackFormatError
+from crmot.data.expression_files import expression_gt, write_expression_gt, write_predictions
 from crmot.metrics import evaluate
 
 
@@ -132,7 +133,7 @@ def test_the_means_are_those_the_torchmetrics_classes_compute(tiny_root, tmp_pat
     _write_gt_as_predictions(tiny_root, tmp_path / "pred", lambda name, k, rows: rows.select(rows.frames % 3 > 0))
     report = evaluate(tiny_root, tmp_path / "pred")
     ground_truth = {n: v for s in load_split(tiny_root, "test") for n, v in expression_gt(s).items()}
-    from crmot.data.crtrack import load_predictions
+    from crmot.data.expression_files import load_predictions
 
     predictions = load_predictions(tmp_path / "pred")
     idf1, mota = CVRIDF1(), CVRMA()

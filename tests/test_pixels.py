@@ -76,7 +76,8 @@ def test_a_change_of_light_is_no_foreground_and_an_object_is():
     frame[40:46, 20:32] *= 0.6  # a shadow (smaller than a cell of the light field): darker, same chromaticity
     frame[20:50, 80:86] = (190, 30, 35)  # an object
     frame = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
-    found, _ = Foreground(ClassicalConfig(), torch.device("cpu")).masks(torch.from_numpy(frame[None]), torch.from_numpy(background))
+    foreground = Foreground(ClassicalConfig(), torch.device("cpu"))
+    found, _ = foreground.masks(torch.from_numpy(frame[None]), torch.from_numpy(background))
     found = found[0].numpy()
     assert found[20:50, 80:86].mean() > 0.95
     outside = np.ones_like(found)

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from crmot.data import crtrack
-from crmot.data.crtrack import list_scenes, load_predictions, load_scene
+from crmot.data.crtrack import list_scenes, load_scene
+from crmot.data.expression_files import load_predictions
 from crmot.models.viewsam import normalised_prompts
 from crmot.models.viewsam.checkpoint import load_viewsam
 from crmot.stages import evaluate as evaluate_module

@@ -70,7 +70,8 @@ def test_a_changed_backend_setting_invalidates_the_manifest(tiny_root, first_run
     out = tmp_path / "tracklets"
     shutil.copytree(first_run, out)
     with caplog.at_level("INFO"):
-        _run(tiny_root, out, "--model.backend.init_args.config.threshold", "30", "--model.backend.init_args.config.tracker.min_hits", "2")
+        config = "--model.backend.init_args.config"
+        _run(tiny_root, out, f"{config}.threshold", "30", f"{config}.tracker.min_hits", "2")
     assert "skipped" not in caplog.text
 
 

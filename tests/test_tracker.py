@@ -159,7 +159,8 @@ def test_classical_backend_on_the_tiny_world(tiny_root):
     backend = ClassicalBackend()
     view = load_split(tiny_root, "train")[0].views[0]
     info = view.seqinfo
-    tracklets = backend.segment_video(VideoSource(info.seq_length, info.height, info.width, lambda f: read_frame(view, f)), ["person"])
+    video = VideoSource(info.seq_length, info.height, info.width, lambda f: read_frame(view, f))
+    tracklets = backend.segment_video(video, ["person"])
     assert len(tracklets.masks) == len(tracklets.tracks)
     np.testing.assert_array_equal(rle.to_boxes(tracklets.masks), tracklets.tracks.boxes)
     mean = mean_quality(_quality(tiny_root, ("train",)))
@@ -239,7 +240,8 @@ def _quality(root, splits=("train", "test"), backend: ClassicalBackend | None = 
                 info = view.seqinfo
                 video = VideoSource(info.seq_length, info.height, info.width, lambda f, v=view: read_frame(v, f))
                 tracklets = backend.segment_video(video, ["person"])
-                items[f"{split}/{view.folder_name}"] = (view.gt, rle.read_jsonl(view.masks_path), tracklets.tracks, tracklets.masks)
+                gt_masks = rle.read_jsonl(view.masks_path)
+                items[f"{split}/{view.folder_name}"] = (view.gt, gt_masks, tracklets.tracks, tracklets.masks)
     return view_quality(items)
 
 

@@ -62,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--hota", action="store_true", help="per-view HOTA / DetA / AssA (needs TrackEval: crmot[hota])")
     ev.set_defaults(func=_evaluate)
 
-    zs = sub.add_parser("zeroshot", parents=[common], help="training-free CRMOT: answer a split's expressions with stage-2 identities")
+    zs = sub.add_parser("zeroshot", parents=[common],
+                        help="training-free CRMOT: answer a split's expressions with stage-2 identities")
     zs.add_argument("--data", type=Path, required=True, help="dataset root holding the expressions")
     zs.add_argument("--pseudo", type=Path, required=True, help="stage-2 label root (runs/<run>/pseudo)")
     zs.add_argument("--out", type=Path, required=True, help="prediction folder to write")
@@ -71,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     zs.add_argument("--no-text", action="store_true", help="attributes only, no MiniLM sentence similarity")
     zs.set_defaults(func=_zeroshot)
 
-    pre = sub.add_parser("pretrain", parents=[common], help="pretrain SAM2 nano on class-agnostic masks of a separate synthetic world")
+    pre = sub.add_parser("pretrain", parents=[common],
+                         help="pretrain SAM2 nano on class-agnostic masks of a separate synthetic world")
     pre.add_argument("--out", type=Path, default=None, help="checkpoint to write (default: the weights crmot ships)")
     pre.add_argument("--world", type=Path, default=Path("data/pretrain"), help="pretraining world (written if absent)")
     pre.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")

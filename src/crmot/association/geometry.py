@@ -68,7 +68,7 @@ class HeightLine:
     intercept: float
 
     @classmethod
-    def fit(cls, boxes: np.ndarray) -> "HeightLine | None":
+    def fit(cls, boxes: np.ndarray) -> HeightLine | None:
         aspect = boxes[:, 3] / np.maximum(boxes[:, 2], 1.0)
         single = boxes[(aspect >= 1.8) & (aspect <= 4.5)]
         if len(single) < 10:
@@ -90,7 +90,7 @@ class GroundPlane:
     heights: dict[int, HeightLine] = field(default_factory=dict)  # learned plane: per-view height lines
 
     @classmethod
-    def from_calibration(cls, calibration: dict) -> "GroundPlane":
+    def from_calibration(cls, calibration: dict) -> GroundPlane:
         to_plane, cameras = {}, {}
         for name, cam in calibration["views"].items():
             k = int(name.removeprefix("View"))
@@ -100,7 +100,7 @@ class GroundPlane:
 
     @classmethod
     def learn(cls, correspondences: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]],
-              boxes: dict[int, np.ndarray], views: list[int]) -> "GroundPlane":
+              boxes: dict[int, np.ndarray], views: list[int]) -> GroundPlane:
         """From feet seen at the same instant in two views (pairs (u, v): feet in u, feet in v), a
         homography per view onto the first view's image, chained through other views when needed."""
         reference = views[0]

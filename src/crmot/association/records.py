@@ -37,7 +37,7 @@ class Tracklet:
         """(N, 2) bottom-centre pixel of each box: where the person stands."""
         return np.column_stack([self.boxes[:, 0] + self.boxes[:, 2] / 2, self.boxes[:, 1] + self.boxes[:, 3]])
 
-    def take(self, rows: np.ndarray, tid: int | None = None, source: str | None = None) -> "Tracklet":
+    def take(self, rows: np.ndarray, tid: int | None = None, source: str | None = None) -> Tracklet:
         rows = np.asarray(rows)
         return Tracklet(self.view, self.tid if tid is None else tid, self.frames[rows], self.boxes[rows],
                         self.scores[rows], [self.masks[i] for i in rows.tolist()], source or self.source)

@@ -13,7 +13,8 @@ import numpy as np
 
 from crmot.association.labels import read_identity_descriptions
 from crmot.association.matcher import ExpressionMatcher
-from crmot.data.crtrack import list_scenes, load_scene, write_predictions
+from crmot.data.crtrack import list_scenes, load_scene
+from crmot.data.expression_files import write_predictions
 from crmot.data.tracks import Tracks
 from crmot.io import atomic_write_json
 

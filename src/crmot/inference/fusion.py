@@ -171,8 +171,9 @@ def _with_geometry(members: list[tuple[int, np.ndarray]], views: dict[int, ViewR
             common, a, b = np.intersect1d(feet[i][0], feet[j][0], return_indices=True)
             if len(common) < 3:
                 continue
-            distance[i, j] = distance[j, i] = 0.5 * (_gap(plane, camera[j], camera[i], feet[j][1][b], feet[i][1][a], feet[i][2][a])
-                                                     + _gap(plane, camera[i], camera[j], feet[i][1][a], feet[j][1][b], feet[j][2][b]))
+            there = _gap(plane, camera[j], camera[i], feet[j][1][b], feet[i][1][a], feet[i][2][a])
+            back = _gap(plane, camera[i], camera[j], feet[i][1][a], feet[j][1][b], feet[j][2][b])
+            distance[i, j] = distance[j, i] = 0.5 * (there + back)
     measured = ~np.isnan(distance)
     geo = np.exp(-0.5 * (np.nan_to_num(distance) / config.geometry_sigma) ** 2)
     w = config.geometry_weight

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crmot.constants import VIEW_PREFIX
-from crmot.data.crtrack import ViewTracks
+from crmot.data.expression_files import ViewTracks
 
 #: Files an expression folder may hold: the view files the tool reads, and crmot's mask sidecars.
 _KNOWN_FILE = re.compile(rf"^{VIEW_PREFIX}\d+(\.txt|\.masks\.jsonl)$")

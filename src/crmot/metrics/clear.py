@@ -41,7 +41,7 @@ class ClearCounts:
     num_gt_ids: int
     total_distance: float  # sum of (1 - IoU) over matches, for MOTP
 
-    def __add__(self, other: "ClearCounts") -> "ClearCounts":
+    def __add__(self, other: ClearCounts) -> ClearCounts:
         return ClearCounts(*(a + b for a, b in zip(asdict(self).values(), asdict(other).values())))
 
     @property

@@ -10,15 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from crmot.data.crtrack import (
-    CRTrackFormatError,
-    ViewTracks,
-    expression_gt,
-    group_by_scene,
-    load_expression_gt,
-    load_predictions,
-    load_split,
-)
+from crmot.data.crtrack import CRTrackFormatError, load_split
+from crmot.data.expression_files import ViewTracks, expression_gt, group_by_scene, load_expression_gt, load_predictions
 from crmot.data.tracks import Tracks
 from crmot.metrics.audit import KINDS, audit_predictions, summarise
 from crmot.metrics.hota import hota_metric, view_hota
@@ -53,7 +46,8 @@ def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, split: str = "test"
     predictions = load_predictions(pred)
     unknown = sorted(set(predictions) - set(ground_truth))
     if unknown:
-        raise CRTrackFormatError(Path(pred) / unknown[0], f"prediction folder has no ground truth in {gt} ({len(unknown)} such folders)")
+        raise CRTrackFormatError(Path(pred) / unknown[0],
+                                 f"prediction folder has no ground truth in {gt} ({len(unknown)} such folders)")
     findings = audit_predictions(pred, ground_truth, predictions)
     if findings and strict:
         raise CRTrackFormatError(findings[0].path, f"{KINDS[findings[0].kind]} ({len(findings)} such findings; "

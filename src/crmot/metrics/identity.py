@@ -26,7 +26,7 @@ class IdentityCounts:
     num_gt: int
     num_pred: int
 
-    def __add__(self, other: "IdentityCounts") -> "IdentityCounts":
+    def __add__(self, other: IdentityCounts) -> IdentityCounts:
         return IdentityCounts(*(a + b for a, b in zip(asdict(self).values(), asdict(other).values())))
 
     @property

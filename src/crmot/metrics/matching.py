@@ -18,7 +18,7 @@ class FramePairs:
     pred_row: np.ndarray
     iou: np.ndarray
 
-    def select(self, mask: np.ndarray) -> "FramePairs":
+    def select(self, mask: np.ndarray) -> FramePairs:
         return FramePairs(self.gt_row[mask], self.pred_row[mask], self.iou[mask])
 
 

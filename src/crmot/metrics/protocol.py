@@ -169,7 +169,7 @@ def hundredths(values: np.ndarray) -> np.ndarray:
     # The rounding error of fl(v * 100) is below 1e-15 relative; 1e-12 leaves a wide margin.
     near = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) < 1e-12 * np.maximum(1.0, np.abs(scaled))
     if near.any():
-        out[near] = [int(("%.2f" % v).replace(".", "")) for v in values[near]]
+        out[near] = [int(("%.2f" % v).replace(".", "")) for v in values[near]]  # noqa: UP031 (C printf, as the devkit)
     return out.astype(np.int64)
 
 

@@ -62,7 +62,7 @@ class SentenceEncoder(torch.nn.Module):
         pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
         return F.normalize(pooled, dim=-1)
 
-    def train(self, mode: bool = True) -> "SentenceEncoder":
+    def train(self, mode: bool = True) -> SentenceEncoder:
         super().train(mode)
         self.model.eval()  # frozen: dropout stays off
         return self

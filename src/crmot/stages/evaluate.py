@@ -25,7 +25,8 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.cli import LightningCLI
 
 from crmot.data import masks as rle
-from crmot.data.crtrack import Scene, list_scenes, load_scene, write_predictions
+from crmot.data.crtrack import Scene, list_scenes, load_scene
+from crmot.data.expression_files import write_predictions
 from crmot.data.tracks import Tracks, read_tracks
 from crmot.errors import MissingFileError
 from crmot.inference.candidates import CandidateConfig, predict_scene

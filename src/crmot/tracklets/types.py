@@ -68,11 +68,11 @@ class Tracklets:
             raise ValueError(f"{len(self.masks)} masks for {len(self.tracks)} rows")
 
     @classmethod
-    def empty(cls) -> "Tracklets":
+    def empty(cls) -> Tracklets:
         return cls(Tracks(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros((0, 1))), [])
 
     @classmethod
-    def from_rows(cls, rows: list[tuple[int, int, float, dict]]) -> "Tracklets":
+    def from_rows(cls, rows: list[tuple[int, int, float, dict]]) -> Tracklets:
         """From ``(frame, id, score, mask RLE)`` rows; boxes are the masks' tight boxes."""
         if not rows:
             return cls.empty()
@@ -87,6 +87,6 @@ class Tracklets:
     def scores(self) -> np.ndarray:
         return self.tracks.scores
 
-    def sorted(self) -> "Tracklets":
+    def sorted(self) -> Tracklets:
         order = np.lexsort((self.tracks.ids, self.tracks.frames))
         return Tracklets(self.tracks.select(order), [self.masks[i] for i in order])

@@ -173,7 +173,8 @@ def negative_boxes(labels: np.ndarray, count: int, rng: np.random.Generator) -> 
             x, y = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
             candidate = np.array([x, y, x + w, y + h])
         candidate = np.clip(candidate, 0.0, 1.0)
-        if np.all(candidate[2:] - candidate[:2] > 0.005) and (not len(labels) or box_iou(candidate[None], labels).max() <= NEGATIVE_IOU):
+        apart = not len(labels) or box_iou(candidate[None], labels).max() <= NEGATIVE_IOU
+        if np.all(candidate[2:] - candidate[:2] > 0.005) and apart:
             out.append(candidate)
     return np.asarray(out, np.float64).reshape(-1, 4)
 

@@ -31,7 +31,7 @@ class Prompts:
     boxes: torch.Tensor
     padding: torch.Tensor
 
-    def to(self, device: torch.device) -> "Prompts":
+    def to(self, device: torch.device) -> Prompts:
         return Prompts(self.boxes.to(device), self.padding.to(device))
 
 

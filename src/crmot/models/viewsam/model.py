@@ -111,7 +111,7 @@ class ViewSAM(nn.Module):
     def size_name(self) -> str:
         return next(k for k, v in SIZES.items() if v == self.size)
 
-    def train(self, mode: bool = True) -> "ViewSAM":
+    def train(self, mode: bool = True) -> ViewSAM:
         super().train(mode)
         self.sam.eval()  # frozen: SAM2's own dropout / drop-path stay off
         return self

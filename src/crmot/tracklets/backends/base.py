@@ -35,7 +35,7 @@ class Detector(ABC):
 
     name: str
 
-    def setup(self, device: "torch.device") -> None:  # noqa: F821
+    def setup(self, device: torch.device) -> None:  # noqa: F821
         """Move work onto ``device`` (called once per process)."""
 
     @abstractmethod
@@ -67,7 +67,7 @@ class SegmentationBackend(ABC):
         raise ConfigError(f"the {self.name} backend cannot be prompted with regions; "
                           "use the classical or sam2 backend as the stage-2 segmenter")
 
-    def setup(self, device: "torch.device") -> None:  # noqa: F821
+    def setup(self, device: torch.device) -> None:  # noqa: F821
         """Load models onto ``device`` (called once per process before the first video)."""
 
     def describe(self) -> dict:

@@ -64,7 +64,8 @@ class ClassicalBackend(SegmentationBackend):
         for frame, box in sorted(regions.items()):
             image = video.read(frame)
             box = np.asarray(box, np.float64)
-            blobs, light = self.detector.foreground.blobs(image[None], view.background, relax)  # once: detection and the split share them
+            # Once: detection and the split share the blobs.
+            blobs, light = self.detector.foreground.blobs(image[None], view.background, relax)
             found = self.detector.people(image[None], view, blobs, light)[0]
             overlap = iou_matrix(box[None], np.stack([d.box for d in found]))[0] if found else np.zeros(0)
             best = found[int(np.argmax(overlap))] if len(overlap) and overlap.max() > 0 else None

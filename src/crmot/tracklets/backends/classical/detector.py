@@ -53,7 +53,8 @@ class ClassicalDetector(Detector):
         boxes = np.array([box for _, top, left, blob in blobs if (box := mask_box(grouping.core(blob, self.config), top, left))],
                          dtype=np.float64).reshape(-1, 4)
         height, width = frames.shape[1:3]
-        inside = (boxes[:, 0] > 0) & (boxes[:, 1] > 0) & (boxes[:, 0] + boxes[:, 2] < width) & (boxes[:, 1] + boxes[:, 3] < height)
+        x, y, w, h = boxes.T
+        inside = (x > 0) & (y > 0) & (x + w < width) & (y + h < height)
         return ViewModel(background, Perspective.fit(boxes[inside]))  # people cut by the border would bias the line
 
     def detect(self, frames: np.ndarray, calibration: ViewModel, relax: float = 1.0) -> list[list[Detection]]:
@@ -87,7 +88,8 @@ class ClassicalDetector(Detector):
                 mask[rows, cols] = True
                 colours = half_colours(frames[t], rows, cols, (top + bottom) // 2)  # of the pixels seen
                 if expected is not None and whole and bottom - top < cfg.complete_below * expected:
-                    lit = view.background * np.float32(light_at(light[t], (height, width), (top + bottom) / 2, (left + right) / 2))
+                    here = light_at(light[t], (height, width), (top + bottom) / 2, (left + right) / 2)
+                    lit = view.background * np.float32(here)
                     top, bottom, left, right = complete(frames[t], lit, mask, (top, bottom, left, right), expected, local, cfg)
                 box = np.array([left, top, right - left, bottom - top], dtype=np.float64)
                 out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask), colours))

@@ -19,7 +19,7 @@ class Perspective:
 
     @classmethod
     def fit(cls, boxes: np.ndarray, tolerance: float = 0.15, agreement: float = 0.07,
-            candidates: int = 200) -> "Perspective | None":
+            candidates: int = 200) -> Perspective | None:
         """The line most blobs shaped like one standing person agree with closely (height 2.8 to 5.5
         times the width; side-by-side groups are wider, a lower body alone is squatter), then least
         squares on its inliers, trimmed until every kept blob is within ``tolerance`` of the line.
