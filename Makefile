@@ -9,7 +9,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 
 DATA ?= data/synth
 PRESET ?= demo
-SEED ?= 0
+SEED ?= 100
 RUN ?= demo
 SPLIT ?= test
 PROTOCOL ?= crtrack
@@ -44,7 +44,7 @@ install: $(BIN)/python ## create .venv and install crmot with every extra (CPU i
 demo: ## end to end on the synthetic demo world: data, stages 1-2, training-free CRMOT, ViewSAM nano trained + scored
 	$(BIN)/crmot demo --data $(DATA) --run runs/$(RUN) --seed $(SEED)
 
-data: ## write the synthetic world: make data [DATA=data/synth] [PRESET=demo|bench] [SEED=0]
+data: ## write the synthetic world: make data [DATA=data/synth] [PRESET=demo|bench] [SEED=100]
 	$(BIN)/crmot data generate $(DATA) --preset $(PRESET) --seed $(SEED)
 
 check: ## validate a dataset root and print its summary: make check DATA=<root>

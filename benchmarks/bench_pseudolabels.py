@@ -1,12 +1,13 @@
-"""Stage-2 ablation: re-prompting on/off x calibration on/off, on the demo world and on the demo
-preset drawn with other seeds.
+"""Stage-2 ablation: re-prompting on/off x calibration on/off, on the validation worlds (the demo
+preset drawn with seeds 0-4, where stage 1-2 settings are chosen).
 
-    python benchmarks/bench_pseudolabels.py [--data data/synth] [--seeds 0 1 2 3 4] [--run runs/bench_pseudolabels] [--out JSON]
+    python benchmarks/bench_pseudolabels.py [--data data/bench_pseudolabels/world] [--seeds 0 1 2 3 4]
+        [--run runs/bench_pseudolabels] [--out JSON]
 
 For each world: stage 1's mean per-view MOTA / IDF1 / ID switches per split, and for each variant:
 pseudo-identity CVRIDF1 / CVRMA vs GT and expression precision / recall (train and test, from stage
-2's quality.json), the training-free CVRIDF1 / CVRMA on the test split, and seconds. Seed 0 is
-``--data`` (the demo world); seed N is ``<data>_seedN``, generated when absent. Stage 1 runs once per
+2's quality.json), the training-free CVRIDF1 / CVRMA on the test split, and seconds. Seed N's world
+is ``<data>_seedN``, generated when absent. Stage 1 runs once per
 world (its manifests skip it when code and inputs are unchanged);
 every variant runs the real stage-2 Lightning CLI. ``reprompt_gain`` sums up what re-prompting adds
 to the pseudo CVRIDF1. Results: benchmarks/results/pseudolabels.json, or ``--out``.
@@ -25,7 +26,7 @@ from machine import machine  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from crmot.association.zeroshot import score_zeroshot  # noqa: E402
-from crmot.constants import CONF_DIR  # noqa: E402
+from crmot.constants import CONF_DIR, VALIDATION_SEEDS  # noqa: E402
 from crmot.data.synthetic import generate, load_preset  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.stages.associate import main as associate  # noqa: E402
@@ -42,15 +43,15 @@ VARIANTS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("data/synth"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--data", type=Path, default=Path("data/bench_pseudolabels/world"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(VALIDATION_SEEDS))
     parser.add_argument("--run", type=Path, default=Path("runs/bench_pseudolabels"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     console = Console()
     worlds, gains = [], {}
     for seed in args.seeds:
-        root = args.data if seed == 0 else args.data.with_name(f"{args.data.name}_seed{seed}")
+        root = args.data.with_name(f"{args.data.name}_seed{seed}")
         if not (root / "world.json").exists():
             generate(root, load_preset("demo"), seed=seed)
         variants, backends = ablate(root, args.run / f"seed{seed}", console)

@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.logging import RichHandler
 
-from crmot.constants import PROTOCOLS
+from crmot.constants import DEMO_SEED, PROTOCOLS
 from crmot.io import atomic_write_json
 from crmot.stages.launch import INPUT_ERRORS, configure_logging
 
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     gen = data.add_parser("generate", parents=[common], help="write the synthetic multi-view world as a CRTrack root")
     gen.add_argument("root", type=Path)
     gen.add_argument("--preset", default="demo", help="tiny | demo | bench, or a YAML path")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=int, default=DEMO_SEED)
     gen.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     gen.set_defaults(func=_generate)
     check = data.add_parser("check", parents=[common], help="validate a CRTrack root and print its summary")
@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", parents=[common], help="run the pipeline end to end on the synthetic demo world")
     demo.add_argument("--data", type=Path, default=Path("data/synth"))
     demo.add_argument("--run", type=Path, default=Path("runs/demo"))
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=DEMO_SEED)
     demo.add_argument("--train-steps", type=int, default=None,
                       help="ViewSAM nano training steps (default: conf/train_synthetic.yaml's)")
     demo.set_defaults(func=_demo)

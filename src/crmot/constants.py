@@ -33,3 +33,10 @@ PRED_TAIL = (-1, -1, -1)
 
 #: Colour words of CRTrack expressions (the vocabulary of expressions, parsers and namers).
 COLOUR_WORDS = ("black", "blue", "gray", "white", "red", "yellow", "green", "pink", "purple", "orange")
+
+#: Synthetic worlds (the demo preset drawn with these seeds) on which every setting is chosen: the
+#: validation worlds. No figure reported anywhere comes from them.
+VALIDATION_SEEDS = (0, 1, 2, 3, 4)
+#: Worlds that only report (the benchmark of record); the demo world is the first of them.
+REPORT_SEEDS = (100, 101, 102, 103, 104)
+DEMO_SEED = REPORT_SEEDS[0]
