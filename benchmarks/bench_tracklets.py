@@ -1,12 +1,13 @@
 """Stage-1 speed and memory: frames/s per view and peak memory of each backend, and the memory of a
 2,000-frame view against a 200-frame one (windows and streaming must keep it flat).
 
-    python benchmarks/bench_tracklets.py [--data data/bench] [--long data/long]
+    python benchmarks/bench_tracklets.py [--data data/bench] [--long data/long] [--tiny] [--out JSON]
 
 On a GPU it runs the issue's settings (sam2 base_plus at 1024 px with random weights, classical on the
 `bench` world at 960x540, SAM3 small random); on CPU the same code at reduced sizes, recorded with
-``gpu: null``. Each measurement runs in a fresh process, so its peak RSS is its own. Results:
-benchmarks/results/tracklets.json.
+``gpu: null``. ``--tiny`` runs every backend for a few frames of the ``tiny`` world (what CI checks).
+Each measurement runs in a fresh process, so its peak RSS is its own. Results:
+benchmarks/results/tracklets.json, or ``--out``.
 """
 
 from __future__ import annotations
@@ -89,15 +90,27 @@ def run(spec: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("data/bench"))
+    parser.add_argument("--data", type=Path, default=None, help="bench world (default: data/bench, tiny: data/gpu_suite_tiny)")
     parser.add_argument("--long", type=Path, default=Path("data/long"))
+    parser.add_argument("--tiny", action="store_true", help="a few frames of the tiny world per backend (what CI runs)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     gpu = torch.cuda.is_available()
-    if not (args.data / "world.json").exists():
-        generate(args.data, load_preset("bench"), seed=0)
+    data = args.data or Path("data/gpu_suite_tiny" if args.tiny else "data/bench")
+    if not (data / "world.json").exists():
+        generate(data, load_preset("tiny" if args.tiny else "bench"), seed=0)
+    bench = {"root": str(data), "split": "test"}
+    if args.tiny:
+        specs = [{**bench, "backend": "classical", "frames": 16},
+                 {**bench, "backend": "sam2", "size": "tiny", "image_size": 128, "frames": 3, "window": 3},
+                 {**bench, "backend": "sam3", "image_size": 112, "frames": 2}]
+        print("speed, one view of the tiny world's test split (smallest settings):")
+        speed = [run(spec) for spec in specs]
+        atomic_write_json(args.out, {"benchmark": "stage 1 tracklets (tiny settings)", "speed": speed, "machine": machine(),
+                                     "command": "python benchmarks/bench_tracklets.py --tiny"})
+        return
     if not (args.long / "world.json").exists():
         generate(args.long, LONG_WORLD, seed=0)
-    bench = {"root": str(args.data), "split": "test"}
     if gpu:  # the issue's settings
         specs = [{**bench, "backend": "classical", "frames": 600},
                  {**bench, "backend": "sam2", "size": "base_plus", "image_size": 1024, "frames": 200},
@@ -122,8 +135,8 @@ def main() -> None:
         "machine": machine(),
         "command": "python benchmarks/bench_tracklets.py",
     }
-    atomic_write_json(RESULTS, result)
-    print(f"2000/200-frame peak RSS ratio {ratio:.3f}; written to {RESULTS}")
+    atomic_write_json(args.out, result)
+    print(f"2000/200-frame peak RSS ratio {ratio:.3f}; written to {args.out}")
 
 
 if __name__ == "__main__":

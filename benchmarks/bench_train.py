@@ -1,12 +1,12 @@
 """Stage-3 training speed: samples/s, step time, peak memory, bf16 speedup over fp32, torch.compile
 on/off, and the share of step time spent waiting for data.
 
-    python benchmarks/bench_train.py [--size base_plus] [--steps 20]
+    python benchmarks/bench_train.py [--size base_plus] [--steps 20] [--tiny] [--out JSON]
 
 On a GPU the defaults are the issue's settings (base_plus at 1024 px, bf16-mixed vs fp32, compile
 on/off); on CPU the same code runs ``nano`` (and fewer steps) and records ``gpu: null``. Clips come
-from the demo world with GT labels (speed does not depend on label quality). Results:
-benchmarks/results/train.json.
+from the demo world with GT labels (speed does not depend on label quality); ``--tiny`` runs nano for
+two steps on the tiny world (what CI checks). Results: benchmarks/results/train.json, or ``--out``.
 """
 
 from __future__ import annotations
@@ -77,29 +77,34 @@ def measure(size: str, precision: str, compile_model: bool, steps: int, data: Pa
 def main() -> None:
     gpu = torch.cuda.is_available()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="base_plus" if gpu else "nano")
-    parser.add_argument("--steps", type=int, default=20 if gpu else 5)
-    parser.add_argument("--data", type=Path, default=Path("data/synth"))
+    parser.add_argument("--size", default=None, help="default: base_plus on a GPU, nano otherwise")
+    parser.add_argument("--steps", type=int, default=None, help="default: 20 on a GPU, 5 on CPU, 2 with --tiny")
+    parser.add_argument("--data", type=Path, default=None, help="default: data/synth, tiny: data/gpu_suite_tiny")
+    parser.add_argument("--tiny", action="store_true", help="nano, two steps, the tiny world (what CI runs)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    args.size = args.size or ("base_plus" if gpu and not args.tiny else "nano")
+    args.steps = args.steps or (2 if args.tiny else 20 if gpu else 5)
+    args.data = args.data or Path("data/gpu_suite_tiny" if args.tiny else "data/synth")
     if not (args.data / "world.json").exists():
-        generate(args.data, load_preset("demo"), seed=0)
+        generate(args.data, load_preset("tiny" if args.tiny else "demo"), seed=0)
     device = torch.device("cuda" if gpu else "cpu")
     runs = [measure(args.size, p, False, args.steps, args.data, device) for p in ("32-true", "bf16-mixed")]
     if gpu:
         runs.append(measure(args.size, "bf16-mixed", True, args.steps, args.data, device))
     fp32, bf16 = runs[0], runs[1]
-    table = {size: ViewSAM(size, "both", "minilm", allow_random_init=True).parameter_table()
-             for size in ("nano", "tiny", "base_plus")}
-    atomic_write_json(RESULTS, {
+    sizes = ("nano",) if args.tiny else ("nano", "tiny", "base_plus")
+    table = {size: ViewSAM(size, "both", "minilm", allow_random_init=True).parameter_table() for size in sizes}
+    atomic_write_json(args.out, {
         "machine": machine(), "gpu": machine()["gpu"], "size": args.size,
         "samples_per_s": bf16["samples_per_s"], "bf16_speedup": bf16["samples_per_s"] / fp32["samples_per_s"],
-        "trainable_percent": table["base_plus"]["trainable_percent"], "peak_mem_gb": bf16["peak_mem_gb"],
+        "trainable_percent": table[sizes[-1]]["trainable_percent"], "peak_mem_gb": bf16["peak_mem_gb"],
         "data_wait_fraction": bf16["data_wait_fraction"], "runs": runs,
         "parameters": {k: {"sam2": v["sam2"], "trainable": v["trainable"], "trainable_percent": v["trainable_percent"]}
                        for k, v in table.items()},
         "note": None if gpu else "CPU only (no GPU lent to this session): nano size; GPU figures pending",
     })
-    print(open(RESULTS).read())
+    print(args.out.read_text())
 
 
 if __name__ == "__main__":

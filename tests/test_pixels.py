@@ -85,6 +85,7 @@ def test_a_change_of_light_is_no_foreground_and_an_object_is():
     assert found[outside].mean() < 0.01
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (CPU runs are checked above)")
 def test_the_classical_backend_finds_the_same_components_on_the_gpu(tiny_root):
     from crmot.data import load_split
@@ -103,3 +104,35 @@ def test_the_classical_backend_finds_the_same_components_on_the_gpu(tiny_root):
         found[device] = (background, [(t, y, x, blob.tobytes()) for t, y, x, blob in blobs])
     np.testing.assert_array_equal(found["cpu"][0], found["cuda"][0])
     assert found["cpu"][1] == found["cuda"][1]
+
+
+def test_components_by_label_propagation_equal_scipys():
+    """The GPU path's labelling (run here on the CPU) numbers and boxes components as scipy does."""
+    masks = np.random.default_rng(3).random((3, 40, 50)) < 0.45
+    in_frame = np.zeros((3, 3, 3), bool)
+    in_frame[1] = True
+    expected, count = ndimage.label(masks, structure=in_frame)
+    labels, found = pixels.label_components(torch.from_numpy(masks))
+    assert found == count
+    np.testing.assert_array_equal(labels.numpy(), expected)
+    boxes = pixels.component_boxes(labels, found).numpy()
+    assert [tuple(b) for b in boxes] == [(s[0].start, s[1].start, s[1].stop, s[2].start, s[2].stop)
+                                         for s in ndimage.find_objects(expected)]
+
+
+def test_blobs_are_the_same_whichever_device_labels_them(tiny_root):
+    from crmot.data import load_split
+    from crmot.data.frames import read_frame
+    from crmot.tracklets.types import VideoSource
+
+    view = load_split(tiny_root, "train")[0].views[0]
+    info = view.seqinfo
+    video = VideoSource(info.seq_length, info.height, info.width, lambda f: read_frame(view, f))
+    detector = ClassicalDetector()
+    background = detector.calibrate(video).background
+    found = {}
+    for on_device in (False, True):
+        detector.foreground.label_on_device = on_device
+        blobs, _ = detector.foreground.blobs(video.spread(8), background)
+        found[on_device] = [(t, y, x, blob.tobytes()) for t, y, x, blob in blobs]
+    assert found[True] == found[False] and len(found[True]) > 0

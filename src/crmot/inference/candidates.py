@@ -44,9 +44,10 @@ class ViewRows:
 
 @torch.inference_mode()
 def predict_scene(model: ViewSAM, scene: Scene, prompts: dict[int, Tracks], sentences: list[str],
-                  config: CandidateConfig, device: torch.device, autocast: torch.dtype | None = None
-                  ) -> dict[int, ViewRows]:
-    """Run ViewSAM on every stage-1 row of ``scene`` (``prompts``: view index -> its tracklet rows)."""
+                  config: CandidateConfig, device: torch.device, autocast: torch.dtype | None = None,
+                  last_frame: int | None = None) -> dict[int, ViewRows]:
+    """Run ViewSAM on every stage-1 row of ``scene`` (``prompts``: view index -> its tracklet rows),
+    up to ``last_frame`` (default: the whole scene)."""
     model.eval()
     size = model.size.image_size
     objectness = {k: np.zeros(len(t)) for k, t in prompts.items()}
@@ -57,8 +58,9 @@ def predict_scene(model: ViewSAM, scene: Scene, prompts: dict[int, Tracks], sent
     texts = [model.encode_text(sentences[i:i + batch_size]) for i in range(0, len(sentences), batch_size)]
     views = [v for v in scene.views if len(prompts[v.index])]
     with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
-        for start in range(1, scene.num_frames + 1, config.window):
-            frames = range(start, min(start + config.window, scene.num_frames + 1))
+        last = min(last_frame or scene.num_frames, scene.num_frames)
+        for start in range(1, last + 1, config.window):
+            frames = range(start, min(start + config.window, last + 1))
             images, camera, boxes, rows = [], [], [], []
             for v in views:
                 tracks = prompts[v.index]

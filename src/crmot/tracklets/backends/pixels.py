@@ -76,3 +76,46 @@ def median_frame(frames: torch.Tensor) -> torch.Tensor:
     lower = frames.median(dim=0).values.to(torch.int16)  # torch's median is the lower middle value
     upper = 255 - (255 - frames).median(dim=0).values.to(torch.int16)  # the lower of the reversed order
     return torch.div(lower + upper, 2, rounding_mode="floor").to(torch.uint8)
+
+
+def label_components(mask: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Connected components of each frame of bool masks ``(T, H, W)`` (8-connected, never across
+    frames), numbered 1..N in raster order of their first pixel, as ``scipy.ndimage.label`` numbers
+    them; 0 is background. Label propagation with pointer jumping: every pixel starts as its own
+    index, takes the smallest index among its neighbours, then jumps to the label of the pixel its
+    label names; both repeat until nothing changes (a few dozen elementwise passes, no Python loop
+    over pixels or components)."""
+    count = mask.numel()
+    outside = count + 1
+    index = torch.arange(1, count + 1, device=mask.device, dtype=torch.int64).view(mask.shape)
+    labels = torch.where(mask, index, outside)
+    flat_mask = mask.reshape(-1)
+    while True:
+        nearest = -max_filter(-labels, (3, 3))  # smallest label in the 3x3 neighbourhood
+        merged = torch.where(mask, torch.minimum(labels, nearest), outside).reshape(-1)
+        while True:  # pointer jumping: a label is the index of a pixel of the same component
+            jumped = merged.clone()
+            jumped[flat_mask] = merged[merged[flat_mask] - 1]
+            if torch.equal(jumped, merged):
+                break
+            merged = jumped
+        merged = merged.view(mask.shape)
+        if torch.equal(merged, labels):
+            break
+        labels = merged
+    roots = torch.unique(labels[mask])  # sorted: the raster order of each component's first pixel
+    numbered = torch.zeros_like(labels)
+    numbered[mask] = torch.searchsorted(roots, labels[mask]) + 1
+    return numbered, len(roots)
+
+
+def component_boxes(labels: torch.Tensor, count: int) -> torch.Tensor:
+    """(count, 5) int64 rows (frame, top, bottom, left, right; bottom and right exclusive) of
+    components ``1..count`` of ``label_components``: what ``scipy.ndimage.find_objects`` gives."""
+    t, y, x = torch.nonzero(labels, as_tuple=True)
+    owner = labels[t, y, x] - 1
+    boxes = torch.empty((count, 5), dtype=torch.int64, device=labels.device)
+    for column, values, reduce in ((0, t, "amin"), (1, y, "amin"), (2, y + 1, "amax"), (3, x, "amin"), (4, x + 1, "amax")):
+        start = torch.full((count,), labels.numel() if reduce == "amin" else -1, dtype=torch.int64, device=labels.device)
+        boxes[:, column] = start.scatter_reduce(0, owner, values, reduce=reduce)
+    return boxes

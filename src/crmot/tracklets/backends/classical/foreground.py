@@ -59,6 +59,15 @@ class Foreground:
         self.config = config
         self.device = device
 
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @device.setter
+    def device(self, device: torch.device) -> None:
+        self._device = torch.device(device)
+        self.label_on_device = self._device.type == "cuda"  # components where the masks are
+
     def masks(self, frames: torch.Tensor, background: torch.Tensor, relax: float = 1.0
               ) -> tuple[torch.Tensor, torch.Tensor]:
         """Foreground (T, H, W) bool and the light cells (T, Hc, Wc) of uint8 ``frames``. Blur smears a
@@ -87,20 +96,26 @@ class Foreground:
     def blobs(self, frames: np.ndarray, background: np.ndarray, relax: float = 1.0
               ) -> tuple[list[Blob], np.ndarray]:
         """Every foreground component of a window, and the window's light cells (T, Hc, Wc)."""
-        foreground = np.empty(frames.shape[:3], bool)
-        lights = []
+        parts, lights = [], []
         step = max(1, _PIXELS_PER_PASS // (frames.shape[1] * frames.shape[2]))
         background = pixels.to_device(background, self.device)
         for start in range(0, len(frames), step):
             part, light = self.masks(pixels.to_device(frames[start:start + step], self.device), background, relax)
             part = pixels.opening(part, _SPECKS)
-            foreground[start:start + step] = pixels.closing(pixels.closing(part, _VERTICAL), _SPECKS).cpu().numpy()
+            parts.append(pixels.closing(pixels.closing(part, _VERTICAL), _SPECKS))
             lights.append(light.cpu().numpy())
-        labels, _ = ndimage.label(foreground, structure=_IN_FRAME)
+        if self.label_on_device:
+            labels, count = pixels.label_components(torch.cat(parts))
+            found = [(slice(t, t + 1), slice(y0, y1), slice(x0, x1))
+                     for t, y0, y1, x0, x1 in pixels.component_boxes(labels, count).cpu().tolist()]
+            labels = labels.to(torch.int32).cpu().numpy()
+        else:
+            labels, _ = ndimage.label(torch.cat(parts).cpu().numpy(), structure=_IN_FRAME)
+            found = ndimage.find_objects(labels)
         blobs = []
-        for label, found in enumerate(ndimage.find_objects(labels), start=1):
-            if found is not None:  # holes filled blob by blob: small crops, not whole windows
-                t, ys, xs = found
+        for label, where in enumerate(found, start=1):
+            if where is not None:  # holes filled blob by blob: small crops, not whole windows
+                t, ys, xs = where
                 blobs.append((t.start, ys.start, xs.start, ndimage.binary_fill_holes(labels[t.start, ys, xs] == label)))
         return blobs, np.concatenate(lights)
 
