@@ -36,12 +36,15 @@ def median_background(frames: np.ndarray, device: torch.device) -> np.ndarray:
 
 
 def light_field(frames: torch.Tensor, background: torch.Tensor, cells: int) -> torch.Tensor:
-    """(T, Hc, Wc) float32 brightness of each frame relative to the background, per grid cell."""
+    """(T, Hc, Wc) float32 brightness of each frame relative to the background, per grid cell (the
+    median over every other row and column of the cell: the light varies slowly, a quarter is plenty)."""
     _, height, width, _ = frames.shape
-    side = max(1, min(height, width) // cells)
+    side = max(2, min(height, width) // cells) // 2 * 2
     rows, cols = max(height // side, 1), max(width // side, 1)
-    ratio = (frames.float().sum(-1) + 3.0) / (background.float().sum(-1) + 3.0)
-    ratio = ratio[:, :rows * side, :cols * side].reshape(-1, rows, side, cols, side)
+    crop = (slice(None), slice(0, rows * side, 2), slice(0, cols * side, 2))
+    ratio = (frames[crop].float().sum(-1) + 3.0) / (background[crop[1:]].float().sum(-1) + 3.0)
+    half = side // 2
+    ratio = ratio.reshape(-1, rows, half, cols, half)
     return ratio.permute(0, 1, 3, 2, 4).reshape(len(frames), rows, cols, -1).median(dim=-1).values
 
 
@@ -77,14 +80,17 @@ class Foreground:
         light = light_field(frames, background, cfg.light_cells)
         lit = lit_background(background, light)
         image = frames.float()
-        distance = (image - lit).abs().amax(dim=-1).round().clamp(0, 255).to(torch.int16)
+        distance = (image - lit).abs_().amax(dim=-1).round_().clamp_(0, 255).to(torch.int16)
         nearby = pixels.max_filter(distance, (cfg.edge_reach, cfg.edge_reach))
         foreground = distance >= self._least(relax)[nearby.long()]
-        brightness, lit_brightness = image.sum(-1) + 3.0, lit.sum(-1) + 3.0
+        where = foreground.nonzero(as_tuple=True)  # the shadow test, on the few pixels it can clear
+        seen, expected = image[where], lit[where]
+        brightness, lit_brightness = seen.sum(-1) + 3.0, expected.sum(-1) + 3.0
         ratio = brightness / lit_brightness
-        chroma = (image / brightness[..., None] - lit / lit_brightness[..., None]).abs().sum(-1)
+        chroma = (seen / brightness[:, None] - expected / lit_brightness[:, None]).abs().sum(-1)
         shadow = (ratio >= cfg.shadow_ratio[0]) & (ratio <= cfg.shadow_ratio[1]) & (chroma <= cfg.shadow_chroma)
-        return foreground & ~shadow, light
+        foreground[tuple(axis[shadow] for axis in where)] = False
+        return foreground, light
 
     def _least(self, relax: float) -> torch.Tensor:
         """The smallest distance that is foreground, per largest distance nearby (0-255): above
