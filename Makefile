@@ -14,9 +14,9 @@ RUN ?= demo
 SPLIT ?= test
 PROTOCOL ?= crtrack
 
-STAGE1 := $(BIN)/python stages/tracklets.py predict --config conf/tracklets.yaml
-STAGE2 := $(BIN)/python stages/associate.py predict --config conf/associate.yaml
-STAGE4 := $(BIN)/python stages/evaluate.py predict --config conf/evaluate.yaml
+STAGE1 := $(BIN)/crmot tracklets predict
+STAGE2 := $(BIN)/crmot associate predict
+STAGE4 := $(BIN)/crmot infer predict
 GPUS ?= 1
 NODES ?= 1
 PRECISION ?= bf16-mixed
@@ -27,7 +27,7 @@ EVAL_PRECISION ?= 32-true
 # TRAIN_CONFIG=conf/train_synthetic.yaml (SAM2 nano on crmot's sam2-nano-synthetic weights).
 TRAIN_CONFIG ?= conf/train.yaml
 
-.PHONY: help install demo data check pretrain tracklets pseudolabels train eval-zeroshot eval test test-light test-all lint bench score clean
+.PHONY: help install demo data check pretrain tracklets pseudolabels train eval-zeroshot eval report test test-light test-all lint bench score clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,7 +38,7 @@ $(BIN)/python:
 install: $(BIN)/python ## create .venv and install crmot with every extra (CPU is enough)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[test,models,hota]"
+	$(BIN)/pip install --quiet -e ".[test,models,hota,report]"
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install --quiet --no-build-isolation "sam2>=1.1" "torchreid==0.2.5"
 
 demo: ## end to end on the synthetic demo world: data, stages 1-2, training-free CRMOT, ViewSAM nano trained + scored
@@ -61,7 +61,7 @@ pseudolabels: ## stages 1+2, pseudo label root in runs/$(RUN)/pseudo: make pseud
 	$(STAGE2) --data.root $(DATA) --model.tracklets_dir runs/$(RUN)/tracklets --model.output_dir runs/$(RUN)/pseudo $(ARGS2)
 
 train: ## stage 3, ViewSAM: make train [GPUS=8] [NODES=1] [PRECISION=bf16-mixed] [LABELS=runs/$(RUN)/pseudo] [TRAIN_CONFIG=...] [ARGS=...]; re-run continues from last.ckpt
-	$(BIN)/python stages/train.py fit --config $(TRAIN_CONFIG) --data.root $(DATA) --data.label_root $(LABELS) \
+	$(BIN)/crmot train fit --config $(TRAIN_CONFIG) --data.root $(DATA) --data.label_root $(LABELS) \
 		--trainer.default_root_dir runs/$(RUN)/train --trainer.devices $(GPUS) --trainer.num_nodes $(NODES) \
 		--trainer.precision $(PRECISION) $(if $(filter-out 1,$(GPUS) $(NODES)),--trainer.strategy ddp,) \
 		$(if $(wildcard runs/$(RUN)/train/checkpoints/last.ckpt),--ckpt_path last,) $(ARGS)
@@ -76,6 +76,9 @@ eval: ## stage 4, trained ViewSAM prompted by stage-1 tracklets of the test spli
 	$(STAGE1) --data.root $(DATA) --data.splits [$(SPLIT)] --model.output_dir runs/$(RUN)/tracklets
 	$(STAGE4) --data.root $(DATA) --data.splits [$(SPLIT)] --model.checkpoint $(CKPT) --model.tracklets_dir runs/$(RUN)/tracklets \
 		--model.output_dir runs/$(RUN)/eval --trainer.precision $(EVAL_PRECISION) $(ARGS)
+
+report: ## a run's figures and mosaic videos as static HTML: make report [RUN=demo] [DATA=...] -> runs/$(RUN)/report/index.html
+	$(BIN)/crmot report runs/$(RUN) --data $(DATA) --split $(SPLIT)
 
 score: ## score any prediction folder: make score GT=<root or per-expression GT> PRED=<pred root>
 	$(BIN)/crmot evaluate --gt $(GT) --pred $(PRED) --split $(SPLIT) --protocol $(PROTOCOL)

@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(VALIDATION_SEEDS))
     parser.add_argument("--run", type=Path, default=Path("runs/bench_pseudolabels"))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                        help="stage-2 variants to run (default: all four; re-prompting gains need all)")
     args = parser.parse_args()
     console = Console()
     worlds, gains = [], {}
@@ -54,9 +56,11 @@ def main() -> None:
         root = args.data.with_name(f"{args.data.name}_seed{seed}")
         if not (root / "world.json").exists():
             generate(root, load_preset("demo"), seed=seed)
-        variants, backends = ablate(root, args.run / f"seed{seed}", console)
+        variants, backends = ablate(root, args.run / f"seed{seed}", console, args.variants)
         worlds.append({"world": describe_world(root), "stage1": stage1_quality(args.run / f"seed{seed}"),
                        "variants": variants})
+        if set(VARIANTS) - set(variants):
+            continue
         gains[f"seed {seed}"] = {
             calibration: {split: round(variants[f"reprompt{suffix}"]["pseudo"][split]["CVRIDF1"]
                                        - variants[base]["pseudo"][split]["CVRIDF1"], 2) for split in ("train", "test")}
@@ -70,12 +74,13 @@ def main() -> None:
     console.print(f"written {args.out}")
 
 
-def ablate(root: Path, run: Path, console: Console) -> tuple[dict, dict]:
+def ablate(root: Path, run: Path, console: Console, names: list[str]) -> tuple[dict, dict]:
     """Stage 1 once, then every stage-2 variant (always recomputed: its seconds are measured)."""
     tracklets(["predict", "--config", str(CONF_DIR / "tracklets.yaml"), "--data.root", str(root),
                "--model.output_dir", str(run / "tracklets"), "--trainer.accelerator", "cpu"])
     results = {}
-    for name, (rounds, calibration) in VARIANTS.items():
+    for name in names:
+        rounds, calibration = VARIANTS[name]
         out = run / name.replace(" ", "_").replace(",", "").replace("+", "_")
         start = time.perf_counter()
         associate(["predict", "--config", str(CONF_DIR / "associate.yaml"), "--data.root", str(root),

@@ -1,6 +1,6 @@
-"""Stage 2 launcher: python stages/associate.py predict --config conf/associate.yaml [overrides]"""
+"""Alias of `crmot associate` (the card's stages/ folder): python stages/associate.py <subcommand> [overrides]"""
+import sys
 
-from crmot.stages.associate import main
+from crmot.cli import main
 
-if __name__ == "__main__":
-    main()
+sys.exit(main(["associate", *sys.argv[1:]]))

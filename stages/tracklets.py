@@ -1,6 +1,6 @@
-"""Stage 1 launcher: python stages/tracklets.py predict --config conf/tracklets.yaml [overrides]"""
+"""Alias of `crmot tracklets` (the card's stages/ folder): python stages/tracklets.py <subcommand> [overrides]"""
+import sys
 
-from crmot.stages.tracklets import main
+from crmot.cli import main
 
-if __name__ == "__main__":
-    main()
+sys.exit(main(["tracklets", *sys.argv[1:]]))

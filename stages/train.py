@@ -1,6 +1,6 @@
-"""Stage 3 launcher: python stages/train.py fit --config conf/train.yaml [overrides]"""
+"""Alias of `crmot train` (the card's stages/ folder): python stages/train.py <subcommand> [overrides]"""
+import sys
 
-from crmot.stages.train import main
+from crmot.cli import main
 
-if __name__ == "__main__":
-    main()
+sys.exit(main(["train", *sys.argv[1:]]))

@@ -1,6 +1,8 @@
-"""The ``crmot`` command: ``data generate|check``, ``evaluate``, ``zeroshot``, ``pretrain``, ``demo``.
+"""The ``crmot`` command: every stage and the tools around them.
 
-Stage launchers (Lightning CLI) live in ``stages/``; this command holds the tools around them.
+``crmot tracklets|associate|train|infer <subcommand>`` is that stage's Lightning CLI over the packaged
+config (``crmot/conf/<stage>.yaml``; ``--config`` names another); ``data``, ``evaluate``, ``zeroshot``,
+``pretrain``, ``report`` and ``demo`` are plain commands.
 """
 
 from __future__ import annotations
@@ -19,7 +21,22 @@ from crmot.stages.launch import INPUT_ERRORS, configure_logging
 console = Console()
 
 
+#: Stage commands -> (module whose ``main`` is the stage's Lightning CLI, one-line help).
+STAGES = {
+    "tracklets": ("crmot.stages.tracklets", "stage 1, per-view tracklets: crmot tracklets predict [--data.root ROOT] ..."),
+    "associate": ("crmot.stages.associate", "stage 2, cross-view pseudo labels: crmot associate predict ..."),
+    "train": ("crmot.stages.train", "stage 3, ViewSAM: crmot train fit [--trainer.devices 8] [--model.lr 1e-4] ..."),
+    "infer": ("crmot.stages.evaluate", "stage 4, ViewSAM answers a split's expressions, scored: crmot infer predict ..."),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in STAGES:  # the stage's own Lightning CLI parses the rest
+        import importlib
+
+        importlib.import_module(STAGES[argv[0]][0]).main(argv[1:])
+        return 0
     parser = _parser()
     args = parser.parse_args(argv)
     configure_logging(RichHandler(console=console, show_path=False))
@@ -39,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)  # the same flag after any command
     common.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help=help_traceback)
     sub = parser.add_subparsers(required=True, metavar="command")
+    for name, (_, text) in STAGES.items():  # listed here; run by main before this parser (see STAGES)
+        sub.add_parser(name, help=text, add_help=False)
 
     data = sub.add_parser("data", help="dataset tools").add_subparsers(required=True, metavar="action")
     gen = data.add_parser("generate", parents=[common], help="write the synthetic multi-view world as a CRTrack root")
@@ -80,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--seed", type=int, default=None, help="world and training seed (default: the recipe's)")
     pre.add_argument("--accelerator", default="auto")
     pre.set_defaults(func=_pretrain)
+
+    report = sub.add_parser("report", parents=[common], help="a run's figures and mosaic videos as one static HTML folder")
+    report.add_argument("run", type=Path, help="run folder (runs/<RUN>: tracklets/, pseudo/, eval/, zeroshot/)")
+    report.add_argument("--data", type=Path, required=True, help="the dataset root the run read")
+    report.add_argument("--split", default="test")
+    report.add_argument("--out", type=Path, default=None, help="report folder (default: RUN/report)")
+    report.add_argument("--max-expressions", type=int, default=None, help="videos for the first N expressions per scene")
+    report.set_defaults(func=_report)
 
     demo = sub.add_parser("demo", parents=[common], help="run the pipeline end to end on the synthetic demo world")
     demo.add_argument("--data", type=Path, default=Path("data/synth"))
@@ -141,6 +168,16 @@ def _pretrain(args) -> None:
     last = facts["history"][-1] if facts["history"] else {}
     console.print(f"{facts['backbone']} written to {out} in {facts['seconds']:.0f} s "
                   f"(last 100 steps: loss {last.get('loss')}, mask IoU {last.get('mask_iou')})")
+
+
+def _report(args) -> None:
+    from crmot.progress import frame_progress
+    from crmot.report import build_report
+
+    with frame_progress(console, "report videos") as advance:
+        index = build_report(args.run, args.data, args.split, args.out, max_expressions=args.max_expressions,
+                             progress=advance)
+    console.print(f"report written to {index}")
 
 
 def _demo(args) -> None:

@@ -5,7 +5,8 @@ pseudo labels), each with its quality against the world's ground truth; the trai
 answers the test expressions and ``crmot evaluate`` scores it; then ViewSAM ``nano`` (on crmot's
 ``sam2-nano-synthetic`` weights) trains on the pseudo labels for a few minutes (stage 3) and answers
 the test expressions, prompted by the test split's stage-1 tracklets (stage 4), scored the same way.
-The last table puts the two side by side, each named by what produced it.
+The last table puts the two side by side, each named by what produced it, and the run's HTML report
+(``crmot report``) shows what was tracked and referred.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from crmot.association.zeroshot import score_zeroshot
-from crmot.constants import CONF_DIR
+from crmot.constants import CONF_DIR, DEMO_SEED
 from crmot.data.check import check_root, print_summary
 from crmot.data.synthetic import generate, load_preset
+from crmot.data.synthetic.world import GENERATOR_VERSION
+from crmot.progress import frame_progress
+from crmot.report import build_report
 from crmot.stages.associate import main as associate_main
 from crmot.stages.evaluate import main as evaluate_main
 from crmot.stages.tracklets import main as tracklets_main
@@ -28,7 +32,8 @@ from crmot.stages.train import main as train_main
 DEMO_PRESET = "demo"
 
 
-def run_demo(data: Path, run: Path, seed: int = 0, console: Console | None = None, train_steps: int | None = None) -> None:
+def run_demo(data: Path, run: Path, seed: int = DEMO_SEED, console: Console | None = None,
+             train_steps: int | None = None) -> None:
     console = console or Console()
     config = load_preset(DEMO_PRESET)
     if _world_is_current(data, config, seed):
@@ -59,6 +64,10 @@ def run_demo(data: Path, run: Path, seed: int = 0, console: Console | None = Non
                    "--model.checkpoint", str(checkpoint), "--model.tracklets_dir", str(run / "tracklets"),
                    "--model.output_dir", str(run / "eval"), "--trainer.accelerator", "cpu"])
     print_comparison(run, console)
+    console.rule("report: tables and mosaic videos of the run")
+    with frame_progress(console, "report videos") as advance:
+        index = build_report(run, data, "test", progress=advance)
+    console.print(f"[green]report[/] written to {index} (open it in a browser)")
 
 
 def print_comparison(run: Path, console: Console) -> None:
@@ -81,4 +90,5 @@ def _world_is_current(data: Path, config, seed: int) -> bool:
         return False
     recorded = json.loads(path.read_text())
     wanted = {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
-    return recorded.get("seed") == seed and recorded.get("config") == wanted
+    same_renderer = recorded.get("generator_version") == GENERATOR_VERSION
+    return same_renderer and recorded.get("seed") == seed and recorded.get("config") == wanted

@@ -31,7 +31,7 @@ from crmot.crops import Embedder
 from crmot.data.crtrack import Scene, list_scenes, load_scene
 from crmot.errors import MissingFileError
 from crmot.io import atomic_write_json
-from crmot.stages.launch import run_stage
+from crmot.stages.launch import run_stage, with_packaged_config
 from crmot.stages.manifest import MANIFEST, is_done, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.backends import SegmentationBackend
@@ -184,4 +184,5 @@ def _files_digest(scene_dir: Path, views: list[int]) -> str:
 
 
 def main(args: list[str] | None = None) -> None:
+    args = with_packaged_config(args, "associate.yaml")
     run_stage(lambda: LightningCLI(AssociationModule, AssociationData, save_config_callback=None, args=args))

@@ -34,7 +34,7 @@ from crmot.inference.fusion import Answer, FusionConfig, answer, identities
 from crmot.io import atomic_write_json
 from crmot.metrics.evaluate import evaluate, print_report
 from crmot.models.viewsam.checkpoint import load_viewsam
-from crmot.stages.launch import run_stage
+from crmot.stages.launch import run_stage, with_packaged_config
 from crmot.stages.manifest import MANIFEST, is_done, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.io import rows_path
@@ -161,4 +161,5 @@ def score_split(root: Path, split: str, module: EvaluationModule) -> dict | None
 
 
 def main(args: list[str] | None = None) -> None:
+    args = with_packaged_config(args, "evaluate.yaml")
     run_stage(lambda: LightningCLI(EvaluationModule, EvaluationData, save_config_callback=None, args=args))

@@ -7,7 +7,9 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
+from crmot.constants import CONF_DIR
 from crmot.errors import CrmotError
 
 #: Warnings that say nothing to a crmot user: the frozen SAM2 is kept in eval mode on purpose, the
@@ -44,3 +46,12 @@ def run_stage(cli: Callable[[], object]) -> None:
     except INPUT_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+def with_packaged_config(args: list[str] | None, name: str) -> list[str]:
+    """The stage's arguments with its packaged YAML (``crmot/conf/<name>``) as the config when the user
+    names none, so that ``crmot <stage> <subcommand> [overrides]`` runs from any directory."""
+    args = list(sys.argv[1:] if args is None else args)
+    if not args or args[0].startswith("-") or any(a == "--config" or a.startswith("--config=") for a in args):
+        return args
+    return [args[0], "--config", str(Path(CONF_DIR) / name), *args[1:]]

@@ -27,7 +27,7 @@ from crmot.data import masks as rle
 from crmot.data.crtrack import list_scenes, load_scene
 from crmot.data.frames import read_frame
 from crmot.io import atomic_write_json
-from crmot.stages.launch import run_stage
+from crmot.stages.launch import run_stage, with_packaged_config
 from crmot.stages.manifest import is_done, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.backends import SegmentationBackend
@@ -141,4 +141,5 @@ def report_quality(root: Path, output_dir: Path, splits: list[str], backend: str
 
 
 def main(args: list[str] | None = None) -> None:
+    args = with_packaged_config(args, "tracklets.yaml")
     run_stage(lambda: LightningCLI(TrackletModule, TrackletData, save_config_callback=None, args=args))

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from crmot.models.viewsam import ViewSAM, normalised_prompts
 from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
-from crmot.stages.launch import run_stage
+from crmot.stages.launch import run_stage, with_packaged_config
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader
 from crmot.training.losses import LossWeights, clip_loss
 from crmot.training.schedule import warmup_cosine
@@ -156,4 +156,5 @@ class TrainCLI(LightningCLI):
 
 def main(args: list[str] | None = None) -> None:
     torch.set_float32_matmul_precision("high")
+    args = with_packaged_config(args, "train.yaml")
     run_stage(lambda: TrainCLI(ViewSAMModule, ViewSAMData, save_config_kwargs={"overwrite": True}, args=args))

@@ -47,6 +47,8 @@ from crmot.io import atomic_write_bytes, atomic_write_json
 
 SCENE_NAMES = ("Plaza", "Campus", "Market", "Station", "Harbor", "Garden", "Square", "Bridge", "Court", "Park")
 GENERATOR = "crmot.data.synthetic"
+#: Bumped whenever the same config and seed draw a different world (a saved world is then redrawn).
+GENERATOR_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def generate(root: str | os.PathLike, config: WorldConfig, seed: int = 0, worker
         })
     summary = {
         "generator": GENERATOR,
+        "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()},
         "scenes": {s.name: {"split": s.split, "views": len(s.cameras), "people": len(s.people)} for s in scenes},
