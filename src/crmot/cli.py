@@ -69,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     check = data.add_parser("check", parents=[common], help="validate a CRTrack root and print its summary")
     check.add_argument("root", type=Path)
     check.set_defaults(func=_check)
+    imp = data.add_parser("import", parents=[common], help="synchronized videos or frame folders -> a CRTrack root")
+    imp.add_argument("root", type=Path, help="CRTrack root to write (or add a scene to)")
+    imp.add_argument("sources", type=Path, nargs="+", help="one video or folder of frames per view, in view order")
+    imp.add_argument("--scene", required=True, help="scene name (no '_')")
+    imp.add_argument("--split", default="test")
+    imp.add_argument("--frame-rate", type=float, default=None, help="override (folders of frames default to 10)")
+    imp.add_argument("--max-frames", type=int, default=None, help="import only the first N frames of each view")
+    imp.add_argument("--expression", action="append", default=[], help="a sentence for stage 4 to answer (repeatable)")
+    imp.set_defaults(func=_import)
 
     ev = sub.add_parser("evaluate", parents=[common], help="CVRIDF1 / CVRMA of predictions against ground truth")
     ev.add_argument("--gt", type=Path, required=True, help="dataset root, or per-expression GT folder")
@@ -125,6 +134,17 @@ def _generate(args) -> None:
     console.print(f"wrote {len(summary['scenes'])} scenes, {summary['gt_boxes']} GT boxes to {args.root} "
                   f"in {summary['seconds']:.1f} s (preset {args.preset}, seed {args.seed})")
     _check(argparse.Namespace(root=args.root))
+
+
+def _import(args) -> None:
+    from crmot.data.importer import import_views
+    from crmot.progress import frame_progress
+
+    with frame_progress(console, f"importing {args.scene}") as advance:
+        summary = import_views(args.root, args.scene, args.sources, args.split, args.frame_rate, args.max_frames,
+                               args.expression, progress=advance)
+    console.print(f"{summary['views']} views of {summary['frames']} frames written to {args.root} "
+                  f"({args.split}/{args.scene}); next: crmot tracklets predict --data.root {args.root}")
 
 
 def _check(args) -> None:

@@ -15,14 +15,15 @@ PLAIN_EVERY = 10.0
 
 @contextlib.contextmanager
 def frame_progress(console: Console, what: str) -> Iterator[Callable[[str, int, int], None]]:
-    """Yields ``advance(item, done, total)``: one bar per item (a scene), or plain lines off a TTY."""
+    """Yields ``advance(item, done, total)``: one bar per item (a scene, a view; ``total`` None when
+    unknown), or plain lines every ``PLAIN_EVERY`` seconds off a TTY."""
     if not console.is_terminal:
         last = [0.0]
 
         def plain(item: str, done: int, total: int) -> None:
             now = time.monotonic()
             if done == total or now - last[0] >= PLAIN_EVERY:
-                console.print(f"{what}: {item} {done}/{total}")
+                console.print(f"{what}: {item} {done}/{total or '?'}")
                 last[0] = now
 
         yield plain

@@ -211,7 +211,8 @@ def load_scene(root: str | os.PathLike, split: str, scene: str, labels: bool = T
         split=split,
         name=scene,
         views=views,
-        expressions=read_expressions(expr_path, scene) if expr_path.exists() else (),
+        expressions=read_expressions(expr_path, scene, unlabelled=all(v.gt is None for v in views))
+        if expr_path.exists() else (),
         descriptions=read_descriptions(desc_path) if labels and desc_path.exists() else {},
         calibration=_read_json(calib_path) if calib_path.exists() else None,
     )
@@ -262,8 +263,9 @@ def read_seqinfo(path: Path) -> SeqInfo:
     return info
 
 
-def read_expressions(path: Path, scene: str) -> tuple[Expression, ...]:
-    """Parse ``<Scene>_<Sentence>.:<ids>`` lines; the sentence may hold commas, dots, double spaces."""
+def read_expressions(path: Path, scene: str, unlabelled: bool = False) -> tuple[Expression, ...]:
+    """Parse ``<Scene>_<Sentence>.:<ids>`` lines; the sentence may hold commas, dots, double spaces.
+    In a scene without ground truth (``unlabelled``: your own footage) an expression may name no id."""
     expressions = []
     prefix = f"{scene}_"
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -275,7 +277,7 @@ def read_expressions(path: Path, scene: str) -> tuple[Expression, ...]:
         if not name.startswith(prefix):
             raise CRTrackFormatError(path, f"expression does not start with {prefix!r}: {line!r}", number)
         tokens = [t.strip() for t in ids_text.split(",") if t.strip()]
-        if not tokens:
+        if not tokens and not unlabelled:
             raise CRTrackFormatError(path, f"expression refers to no id: {line!r}", number)
         try:
             ids = tuple(int(t) for t in tokens)
@@ -323,9 +325,11 @@ def gt_tracks(frames: np.ndarray, ids: np.ndarray, boxes: np.ndarray) -> Tracks:
     return Tracks(np.asarray(frames, np.int64), np.asarray(ids, np.int64), np.asarray(boxes, np.float64), tail)
 
 
-def write_expressions(root, split: str, scene: str, expressions: list[Expression] | tuple[Expression, ...]) -> None:
+def write_expressions(root, split: str, scene: str, expressions: list[Expression] | tuple[Expression, ...],
+                      unlabelled: bool = False) -> None:
+    """``unlabelled``: the scene has no GT, so expressions may name no id (sentences to answer)."""
     for expr in expressions:
-        if not expr.ids:
+        if not expr.ids and not unlabelled:
             raise ConfigError(f"expression {expr.name!r} refers to no id")
         if EXPRESSION_ID_SEPARATOR in expr.sentence or "/" in expr.sentence or "\n" in expr.sentence:
             raise ConfigError(f"sentence may not contain '.:', '/' or a newline: {expr.sentence!r}")
