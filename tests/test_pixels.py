@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from crmot.tracklets.backends import pixels
 from crmot.tracklets.backends.classical import ClassicalConfig, ClassicalDetector
-from crmot.tracklets.backends.classical.foreground import Foreground
+from crmot.tracklets.backends.classical.foreground import Foreground, camera_shift
 
 
 @pytest.mark.parametrize("size", [(3, 3), (7, 1), (1, 5), (5, 3)])
@@ -136,3 +136,21 @@ def test_blobs_are_the_same_whichever_device_labels_them(tiny_root):
         blobs, _ = detector.foreground.blobs(video.spread(8), background)
         found[on_device] = [(t, y, x, blob.tobytes()) for t, y, x, blob in blobs]
     assert found[True] == found[False] and len(found[True]) > 0
+
+
+def test_a_shaken_camera_is_realigned_and_only_the_object_is_foreground():
+    rng = np.random.default_rng(1)
+    texture = rng.integers(40, 220, (96, 128, 1)).astype(np.float32)  # a wall of bricks: strong edges everywhere
+    background = np.clip(np.repeat(texture, 3, axis=2) + rng.normal(0, 2, (96, 128, 3)), 0, 255).astype(np.uint8)
+    frame = np.roll(background, (2, -3), axis=(0, 1)).copy()  # the camera moved 2 down, 3 left
+    frame[30:60, 60:66] = (20, 200, 40)
+    foreground = Foreground(ClassicalConfig(), torch.device("cpu"))
+    shift = camera_shift(torch.from_numpy(frame[None]), torch.from_numpy(background), 8)
+    assert shift.tolist() == [[2, -3]]
+    found = foreground.masks(torch.from_numpy(frame[None]), torch.from_numpy(background))[0][0].numpy()
+    inner = np.zeros_like(found)
+    inner[8:-8, 8:-8] = True  # away from the rim the shift uncovers
+    assert found[30:60, 60:66].mean() > 0.95
+    outside = inner.copy()
+    outside[28:62, 58:68] = False
+    assert found[outside].mean() < 0.01

@@ -89,7 +89,7 @@ class ClassicalDetector(Detector):
                 colours = half_colours(frames[t], rows, cols, (top + bottom) // 2)  # of the pixels seen
                 if expected is not None and whole and bottom - top < cfg.complete_below * expected:
                     here = light_at(light[t], (height, width), (top + bottom) / 2, (left + right) / 2)
-                    lit = view.background * np.float32(here)
+                    lit = view.background * here
                     top, bottom, left, right = complete(frames[t], lit, mask, (top, bottom, left, right), expected, local, cfg)
                 box = np.array([left, top, right - left, bottom - top], dtype=np.float64)
                 out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask), colours))
