@@ -27,7 +27,7 @@ EVAL_PRECISION ?= 32-true
 # TRAIN_CONFIG=conf/train_synthetic.yaml (SAM2 nano on crmot's sam2-nano-synthetic weights).
 TRAIN_CONFIG ?= conf/train.yaml
 
-.PHONY: help install demo data check pretrain tracklets pseudolabels train eval-zeroshot eval report test test-light test-all lint bench score clean
+.PHONY: help install demo data check pretrain tracklets pseudolabels train eval-zeroshot eval report results test test-light test-all lint bench score clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ eval: ## stage 4, trained ViewSAM prompted by stage-1 tracklets of the test spli
 
 report: ## a run's figures and mosaic videos as static HTML: make report [RUN=demo] [DATA=...] -> runs/$(RUN)/report/index.html
 	$(BIN)/crmot report runs/$(RUN) --data $(DATA) --split $(SPLIT)
+
+results: ## docs/results.md: every committed benchmark figure as tables (from benchmarks/results/*.json)
+	$(BIN)/python benchmarks/results_table.py
 
 score: ## score any prediction folder: make score GT=<root or per-expression GT> PRED=<pred root>
 	$(BIN)/crmot evaluate --gt $(GT) --pred $(PRED) --split $(SPLIT) --protocol $(PROTOCOL)
