@@ -84,7 +84,7 @@ def test_every_expression_and_view_is_answered_scored_and_skipped_when_done(tiny
     metrics = json.loads((tmp_path / "test" / "metrics.json").read_text())
     assert metrics["predicted_by"]["model"].startswith("viewsam-nano(sam2-nano-synthetic")
     assert 0.0 <= metrics["mean"]["CVRIDF1"] <= 100.0
-    manifest = next((tmp_path / "test" / "manifests").rglob("manifest.json"))
+    manifest = next((tmp_path / "manifests" / "test").rglob("manifest.json"))
     before = manifest.stat().st_mtime_ns
     _evaluate(tiny_root, checkpoint, tracklets, tmp_path, *permissive)
     assert manifest.stat().st_mtime_ns == before

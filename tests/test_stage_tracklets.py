@@ -39,7 +39,7 @@ def test_writes_tracklets_masks_manifest_and_quality(tiny_root, first_run):
     for split in ("train", "test"):
         for scene in load_split(tiny_root, split):
             scene_dir = first_run / split / scene.name
-            manifest = json.loads((scene_dir / "manifest.json").read_text())
+            manifest = json.loads((first_run / "manifests" / split / scene.name / "manifest.json").read_text())
             assert manifest["key"]["backend"]["name"] == "classical"
             assert manifest["frames"] == scene.num_frames * len(scene.views) and manifest["frames_per_s"] > 0
             assert manifest["device"].startswith("cpu (")  # a speed figure names what ran it
@@ -99,8 +99,8 @@ def test_corrupt_frame_is_a_clear_error_and_finished_scenes_stay(tiny_root, firs
     err = capsys.readouterr().err
     assert f"{test_scene.views[1].frame_path(5)}: cannot decode frame 5" in err
     train_scene = load_split(root, "train")[0]
-    assert (out / "train" / train_scene.name / "manifest.json").exists()  # the scene before stays written
-    assert not (out / "test" / test_scene.name / "manifest.json").exists()
+    assert (out / "manifests" / "train" / train_scene.name / "manifest.json").exists()  # the scene before stays written
+    assert not (out / "manifests" / "test" / test_scene.name / "manifest.json").exists()
 
 
 def test_missing_view_fails_before_any_work(tiny_root, tmp_path, capsys):

@@ -1,6 +1,6 @@
 """Stage 2 as a Lightning predict stage: cross-view identities and language pseudo labels.
 
-    python stages/associate.py predict --config conf/associate.yaml [--data.root ROOT] [--model.tracklets_dir DIR]
+    crmot associate predict [--data.root ROOT] [--model.tracklets_dir DIR]
 
 Per scene (DDP shards scenes): stage-1 tracklets -> appearance -> constrained clustering ->
 affinity-guided re-prompting rounds -> descriptions -> the scene's part of the pseudo label root
@@ -32,7 +32,7 @@ from crmot.data.crtrack import Scene, list_scenes, load_scene
 from crmot.errors import MissingFileError
 from crmot.io import atomic_write_json
 from crmot.stages.launch import run_stage, with_packaged_config
-from crmot.stages.manifest import MANIFEST, is_done, view_fingerprint, write_manifest
+from crmot.stages.manifest import MANIFEST, is_done, manifest_dir, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.backends.classical import ClassicalBackend
@@ -88,7 +88,7 @@ class AssociationModule(L.LightningModule):
     def predict_step(self, unit: dict, batch_idx: int = 0) -> ScenePseudoLabels:
         scene = load_scene(unit["root"], unit["split"], unit["scene"])
         source = self.tracklets_dir / scene.split / scene.name
-        if not (source / MANIFEST).exists():
+        if not (manifest_dir(self.tracklets_dir, scene.split, scene.name) / MANIFEST).exists():
             raise MissingFileError(f"{source}: no finished stage-1 tracklets for scene {scene.name!r}; "
                                    "run stage 1 first (make tracklets / make pseudolabels)")
         key = {"stage": "associate", **self.backends(), "config": asdict(self.association),
@@ -105,7 +105,7 @@ class AssociationModule(L.LightningModule):
         return out
 
     def manifest_dir(self, split: str, scene: str) -> Path:
-        return self.output_dir / "manifests" / split / scene
+        return manifest_dir(self.output_dir, split, scene)
 
 
 class PseudoLabelWriter(BasePredictionWriter):
@@ -142,7 +142,7 @@ def report_quality(root: Path, output_dir: Path, splits: list[str], backends: di
     for split in splits:
         per_scene = {}
         for name in list_scenes(root, split):
-            if (output_dir / "manifests" / split / name / MANIFEST).exists():
+            if (manifest_dir(output_dir, split, name) / MANIFEST).exists():
                 quality = scene_quality(load_scene(root, split, name), output_dir)
                 if quality is not None:
                     per_scene[name] = quality

@@ -1,6 +1,6 @@
 """Stage 4 as a Lightning predict stage: a trained ViewSAM answers every expression, then CVRIDF1/CVRMA.
 
-    python stages/evaluate.py predict --config conf/evaluate.yaml --model.checkpoint runs/demo/train/checkpoints/last.ckpt \
+    crmot infer predict --model.checkpoint runs/demo/train/checkpoints/last.ckpt \
         --model.tracklets_dir runs/demo/tracklets
 
 Per scene (DDP shards scenes): the split's stage-1 tracklets prompt ViewSAM, which reads every row once
@@ -35,7 +35,7 @@ from crmot.io import atomic_write_json
 from crmot.metrics.evaluate import evaluate, print_report
 from crmot.models.viewsam.checkpoint import load_viewsam
 from crmot.stages.launch import run_stage, with_packaged_config
-from crmot.stages.manifest import MANIFEST, is_done, view_fingerprint, write_manifest
+from crmot.stages.manifest import MANIFEST, is_done, manifest_dir, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.io import rows_path
 
@@ -82,7 +82,7 @@ class EvaluationModule(L.LightningModule):
     def prompts(self, scene: Scene) -> tuple[dict[int, Tracks], dict]:
         """The scene's stage-1 tracklet rows per view (ViewSAM's prompts) and what produced them."""
         folder = self.tracklets_dir / scene.split / scene.name
-        manifest = folder / MANIFEST
+        manifest = manifest_dir(self.tracklets_dir, scene.split, scene.name) / MANIFEST
         if not manifest.is_file():
             raise MissingFileError(f"{manifest}: no stage-1 tracklets for {scene.split}/{scene.name} "
                                    "(model.tracklets_dir); run `make tracklets` on this split first")
@@ -112,7 +112,7 @@ class EvaluationModule(L.LightningModule):
         return self.output_dir / split / "predictions"
 
     def manifest_dir(self, scene: Scene) -> Path:
-        return self.output_dir / scene.split / "manifests" / scene.name
+        return manifest_dir(self.output_dir, scene.split, scene.name)
 
 
 class AnswerWriter(BasePredictionWriter):

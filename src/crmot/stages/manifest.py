@@ -44,6 +44,12 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def manifest_dir(output_dir: Path, split: str, scene: str) -> Path:
+    """Where every stage keeps a scene's manifest: ``<output_dir>/manifests/<split>/<Scene>/`` (one
+    layout for all stages, beside whatever files the stage writes)."""
+    return Path(output_dir) / "manifests" / split / scene
+
+
 def is_done(output_dir: Path, key: dict) -> bool:
     """True when ``output_dir`` holds a manifest written for exactly this ``key`` (config + inputs)
     by this crmot source."""

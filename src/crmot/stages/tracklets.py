@@ -1,12 +1,13 @@
 """Stage 1 as a Lightning predict stage: per-view tracklets of every object of the category.
 
-    python stages/tracklets.py predict --config conf/tracklets.yaml [--data.root ROOT] [--model.backend ...]
+    crmot tracklets predict [--data.root ROOT] [--model.backend ...]
 
 One work unit is one scene (all its views on one rank, so DDP shards scenes); frames are read in
 bounded windows by the backend. ``TrackletWriter`` writes ``<output_dir>/<split>/<Scene>/View<K>.txt``
-(``frame,tracklet_id,x,y,w,h,score,-1,-1,-1``), ``View<K>.masks.jsonl`` and ``manifest.json`` (last,
-atomically); a re-run skips scenes whose manifest matches the backend, prompts and inputs, unless
-``--model.overwrite true``. After all ranks finish, rank 0 writes ``<output_dir>/<split>/quality.json``
+(``frame,tracklet_id,x,y,w,h,score,-1,-1,-1``) and ``View<K>.masks.jsonl``, then, last and atomically,
+``<output_dir>/manifests/<split>/<Scene>/manifest.json`` (every stage's layout); a re-run skips
+scenes whose manifest matches the backend, prompts and inputs, unless ``--model.overwrite true``.
+After all ranks finish, rank 0 writes ``<output_dir>/<split>/quality.json``
 wherever the root has ground truth.
 """
 
@@ -28,7 +29,7 @@ from crmot.data.crtrack import list_scenes, load_scene
 from crmot.data.frames import read_frame
 from crmot.io import atomic_write_json
 from crmot.stages.launch import run_stage, with_packaged_config
-from crmot.stages.manifest import is_done, view_fingerprint, write_manifest
+from crmot.stages.manifest import is_done, manifest_dir, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.backends.classical import ClassicalBackend
@@ -76,7 +77,7 @@ class TrackletModule(L.LightningModule):
         key = {"stage": "tracklets", "backend": self.backend.describe(), "prompts": self.prompts,
                "inputs": {v.name: view_fingerprint(v) for v in scene.views}}
         result = SceneTracklets(scene.split, scene.name, self.output_dir / scene.split / scene.name, key)
-        if not self.overwrite and is_done(result.output_dir, key):
+        if not self.overwrite and is_done(manifest_dir(self.output_dir, scene.split, scene.name), key):
             result.skipped = True
             return result
         start = time.perf_counter()
@@ -104,7 +105,8 @@ class TrackletWriter(BasePredictionWriter):
         for index, tracklets in prediction.views.items():
             write_tracklets(prediction.output_dir, index, tracklets)
         write_manifest(
-            prediction.output_dir, prediction.key, pl_module.device, seconds=prediction.seconds,
+            manifest_dir(pl_module.output_dir, prediction.split, prediction.scene), prediction.key, pl_module.device,
+            seconds=prediction.seconds,
             frames=prediction.frames,
             frames_per_s=prediction.frames / prediction.seconds if prediction.seconds else None,
             rows={f"View{k}": len(t.tracks) for k, t in prediction.views.items()},

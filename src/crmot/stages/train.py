@@ -1,6 +1,6 @@
 """Stage 3 as a Lightning fit stage: ViewSAM trained on a label root (pseudo labels by default).
 
-    python stages/train.py fit --config conf/train.yaml [--model.view_conditioning film] [--trainer.max_steps 200]
+    crmot train fit [--model.view_conditioning film] [--trainer.max_steps 200]
 
 ``make train GPUS=8 [NODES=1] [PRECISION=bf16-mixed]`` runs Lightning DDP with bf16-mixed. Only the
 trainable parameters are checkpointed (SAM2 and the text encoder are frozen and come from their own
