@@ -61,24 +61,34 @@ class ClassicalBackend(SegmentationBackend):
         person rectangle forced at the box's foot point, and the part it owns is the answer."""
         view = self._calibrated(video)
         rows = []
-        for frame, box in sorted(regions.items()):
-            image = video.read(frame)
-            box = np.asarray(box, np.float64)
-            # Once: detection and the split share the blobs.
-            blobs, light = self.detector.foreground.blobs(image[None], view.background, relax)
-            found = self.detector.people(image[None], view, blobs, light)[0]
-            overlap = iou_matrix(box[None], np.stack([d.box for d in found]))[0] if found else np.zeros(0)
-            best = found[int(np.argmax(overlap))] if len(overlap) and overlap.max() > 0 else None
-            neighbours = np.array((held or {}).get(frame, []), np.float64).reshape(-1, 4)
-            taken = best is None or bool(len(neighbours) and shared_matrix(best.box[None], neighbours).max() > 0.5)
-            if view.perspective is not None and taken:
-                part = self.detector.prompted_part(image.shape[:2], blobs, view.perspective, box)
-                if part is not None:
-                    rows.append((frame, 1.0, rle.encode(part)))
-                    continue
-            if best is not None:  # the caller decides how much overlap it trusts
-                rows.append((frame, best.score, best.mask))
+        asked = sorted(regions)
+        for start in range(0, len(asked), self.config.window):  # the per-pixel work in batches of frames
+            frames = asked[start:start + self.config.window]
+            images = np.stack([video.read(f) for f in frames])
+            blobs, light = self.detector.foreground.blobs(images, view.background, relax)  # detection and split share them
+            found = self.detector.people(images, view, blobs, light)
+            for t, frame in enumerate(frames):
+                own = [(0, y0, x0, blob) for u, y0, x0, blob in blobs if u == t]
+                row = self._answer(images[t], view, own, found[t], np.asarray(regions[frame], np.float64),
+                                   (held or {}).get(frame, []))
+                if row is not None:
+                    rows.append((frame, *row))
         return rows
+
+    def _answer(self, image: np.ndarray, view: ViewModel, blobs: list, found: list[Detection], box: np.ndarray,
+                held: list[np.ndarray]) -> tuple[float, dict] | None:
+        """(score, mask) of the person asked for at ``box`` in one frame, or None."""
+        overlap = iou_matrix(box[None], np.stack([d.box for d in found]))[0] if found else np.zeros(0)
+        best = found[int(np.argmax(overlap))] if len(overlap) and overlap.max() > 0 else None
+        neighbours = np.array(held, np.float64).reshape(-1, 4)
+        taken = best is None or bool(len(neighbours) and shared_matrix(best.box[None], neighbours).max() > 0.5)
+        if view.perspective is not None and taken:
+            part = self.detector.prompted_part(image.shape[:2], blobs, view.perspective, box)
+            if part is not None:
+                return 1.0, rle.encode(part)
+        if best is not None:  # the caller decides how much overlap it trusts
+            return best.score, best.mask
+        return None
 
     def _calibrated(self, video: VideoSource) -> ViewModel:
         """``calibrate`` once per video (re-prompting asks many times for the same view)."""
