@@ -144,7 +144,7 @@ def test_a_shaken_camera_is_realigned_and_only_the_object_is_foreground():
     background = np.clip(np.repeat(texture, 3, axis=2) + rng.normal(0, 2, (96, 128, 3)), 0, 255).astype(np.uint8)
     frame = np.roll(background, (2, -3), axis=(0, 1)).copy()  # the camera moved 2 down, 3 left
     frame[30:60, 60:66] = (20, 200, 40)
-    foreground = Foreground(ClassicalConfig(), torch.device("cpu"))
+    foreground = Foreground(ClassicalConfig(max_shift=8), torch.device("cpu"))
     shift = camera_shift(torch.from_numpy(frame[None]), torch.from_numpy(background), 8)
     assert shift.tolist() == [[2, -3]]
     found = foreground.masks(torch.from_numpy(frame[None]), torch.from_numpy(background))[0][0].numpy()

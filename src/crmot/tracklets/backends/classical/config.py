@@ -15,7 +15,7 @@ class ClassicalConfig:
     threshold: float = 10.0  # colour distance (0-255, max over channels) that makes a pixel foreground ...
     edge: float = 0.4  # ... if it also reaches this share of the largest distance nearby (blurred edges)
     edge_reach: int = 5  # pixels, odd: the side of the square neighbourhood of that largest distance
-    max_shift: int = 8  # pixels a shaking camera may move from the background; frames are re-aligned (0: off)
+    max_shift: int = 0  # pixels a shaking camera may move (frames are re-aligned; costs ~40% of stage 1); 0: a still camera
     light_cells: int = 6  # the light field is estimated on a grid of this many cells across the shorter side
     shadow_ratio: tuple[float, float] = (0.4, 0.95)  # a pixel this much darker than the lit background ...
     shadow_chroma: float = 0.06  # ... with a chromaticity this close to it is a shadow, not an object
