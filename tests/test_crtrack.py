@@ -9,17 +9,13 @@ import numpy as np
 import pytest
 
 from crmot.data import CRTrackFormatError, load_scene, load_split
-from crmot.data.crtrack import (
-    Expression,
+from crmot.data.crtrack import Expression, read_expressions, write_descriptions, write_expressions, write_view
+from crmot.data.expression_files import (
     expression_gt,
     load_expression_gt,
     load_predictions,
-    read_expressions,
-    write_descriptions,
     write_expression_gt,
-    write_expressions,
     write_predictions,
-    write_view,
 )
 from crmot.data.frames import read_frame
 from crmot.data.tracks import read_tracks

@@ -123,5 +123,5 @@ def test_two_process_ddp_writes_the_same_files(tiny_root, first_run, tmp_path):
            "--trainer.devices", "2", "--trainer.strategy", "ddp"]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Starting with 2 processes" in done.stdout + done.stderr
+    assert "MEMBER: 2/2" in done.stdout + done.stderr
     assert _outputs(out) == _outputs(first_run)

@@ -129,8 +129,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _generate(args) -> None:
     from crmot.data.synthetic import generate, load_preset
+    from crmot.progress import frame_progress
 
-    summary = generate(args.root, load_preset(args.preset), seed=args.seed, workers=args.workers)
+    with frame_progress(console, "writing views") as advance:
+        summary = generate(args.root, load_preset(args.preset), seed=args.seed, workers=args.workers,
+                           progress=lambda done, total: advance(str(args.root), done, total))
     console.print(f"wrote {len(summary['scenes'])} scenes, {summary['gt_boxes']} GT boxes to {args.root} "
                   f"in {summary['seconds']:.1f} s (preset {args.preset}, seed {args.seed})")
     _check(argparse.Namespace(root=args.root))

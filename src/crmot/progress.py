@@ -1,4 +1,4 @@
-"""Progress of long steps: a rich bar on a terminal, a plain line now and then otherwise (logs, CI)."""
+"""Progress of long steps: a rich bar per item on a terminal, a plain line now and then otherwise (logs, CI)."""
 
 from __future__ import annotations
 
@@ -13,28 +13,45 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 PLAIN_EVERY = 10.0
 
 
-@contextlib.contextmanager
-def frame_progress(console: Console, what: str) -> Iterator[Callable[[str, int, int], None]]:
-    """Yields ``advance(item, done, total)``: one bar per item (a scene, a view; ``total`` None when
-    unknown), or plain lines every ``PLAIN_EVERY`` seconds off a TTY."""
-    if not console.is_terminal:
-        last = [0.0]
+class FrameProgress:
+    """``advance(item, done, total)``: one bar per item (a scene, a view; ``total`` None when unknown)."""
 
-        def plain(item: str, done: int, total: int) -> None:
+    def __init__(self, console: Console | None, what: str) -> None:
+        self.console = console or Console(stderr=True)
+        self.what = what
+        self.bars: Progress | None = None
+        self.tasks: dict[str, int] = {}
+        self.last = 0.0
+
+    def start(self) -> FrameProgress:
+        if self.console.is_terminal:
+            self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=self.console)
+            self.bars.start()
+        return self
+
+    def advance(self, item: str, done: int, total: int | None) -> None:
+        if self.bars is None:
             now = time.monotonic()
-            if done == total or now - last[0] >= PLAIN_EVERY:
-                console.print(f"{what}: {item} {done}/{total or '?'}")
-                last[0] = now
+            if done == total or now - self.last >= PLAIN_EVERY:
+                self.console.print(f"{self.what}: {item} {done}/{total or '?'}")
+                self.last = now
+            return
+        if item not in self.tasks:
+            self.tasks[item] = self.bars.add_task(f"{self.what}: {item}", total=total)
+        self.bars.update(self.tasks[item], completed=done)
 
-        yield plain
-        return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=False) as progress:
-        tasks: dict[str, int] = {}
+    def stop(self) -> None:
+        if self.bars is not None:
+            self.bars.stop()
+            self.bars = None
 
-        def advance(item: str, done: int, total: int) -> None:
-            if item not in tasks:
-                tasks[item] = progress.add_task(f"{what}: {item}", total=total)
-            progress.update(tasks[item], completed=done)
 
-        yield advance
+@contextlib.contextmanager
+def frame_progress(console: Console | None, what: str) -> Iterator[Callable[[str, int, int | None], None]]:
+    """``FrameProgress`` for the length of a ``with`` block; yields its ``advance``."""
+    progress = FrameProgress(console, what).start()
+    try:
+        yield progress.advance
+    finally:
+        progress.stop()

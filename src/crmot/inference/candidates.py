@@ -45,9 +45,9 @@ class ViewRows:
 @torch.inference_mode()
 def predict_scene(model: ViewSAM, scene: Scene, prompts: dict[int, Tracks], sentences: list[str],
                   config: CandidateConfig, device: torch.device, autocast: torch.dtype | None = None,
-                  last_frame: int | None = None) -> dict[int, ViewRows]:
+                  last_frame: int | None = None, progress=None) -> dict[int, ViewRows]:
     """Run ViewSAM on every stage-1 row of ``scene`` (``prompts``: view index -> its tracklet rows),
-    up to ``last_frame`` (default: the whole scene)."""
+    up to ``last_frame`` (default: the whole scene); ``progress(done, total)`` after each window."""
     model.eval()
     size = model.size.image_size
     objectness = {k: np.zeros(len(t)) for k, t in prompts.items()}
@@ -61,6 +61,8 @@ def predict_scene(model: ViewSAM, scene: Scene, prompts: dict[int, Tracks], sent
         last = min(last_frame or scene.num_frames, scene.num_frames)
         for start in range(1, last + 1, config.window):
             frames = range(start, min(start + config.window, last + 1))
+            if progress is not None:
+                progress(start - 1, last)
             images, camera, boxes, rows = [], [], [], []
             for v in views:
                 tracks = prompts[v.index]

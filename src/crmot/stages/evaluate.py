@@ -34,6 +34,7 @@ from crmot.inference.fusion import Answer, FusionConfig, answer, identities
 from crmot.io import atomic_write_json
 from crmot.metrics.evaluate import evaluate, print_report
 from crmot.models.viewsam.checkpoint import load_viewsam
+from crmot.progress import FrameProgress
 from crmot.stages.launch import run_stage, with_packaged_config
 from crmot.stages.manifest import MANIFEST, is_done, manifest_dir, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
@@ -72,6 +73,13 @@ class EvaluationModule(L.LightningModule):
         self.fusion = fusion or FusionConfig()
         self.overwrite = overwrite
 
+    def on_predict_start(self) -> None:
+        self.progress = FrameProgress(None, "stage 4 frames").start() if self.trainer.is_global_zero else None
+
+    def on_predict_end(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
     def describe(self) -> dict:
         """What made the predictions: written into every manifest and metrics file."""
         path = Path(self.checkpoint["path"])
@@ -101,7 +109,11 @@ class EvaluationModule(L.LightningModule):
             return out
         start = time.perf_counter()
         sentences = [e.sentence for e in scene.expressions]
-        views = predict_scene(self.model, scene, prompts, sentences, self.candidates, self.device)
+        progress = getattr(self, "progress", None)
+        advance = (lambda done, total: progress.advance(f"{scene.split}/{scene.name}", done, total)) if progress else None
+        views = predict_scene(self.model, scene, prompts, sentences, self.candidates, self.device, progress=advance)
+        if advance is not None:
+            advance(scene.num_frames, scene.num_frames)
         objects = identities(views, self.fusion)
         sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
         out.answers = {e.name: answer(views, objects, i, sizes, self.fusion) for i, e in enumerate(scene.expressions)}

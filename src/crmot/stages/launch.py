@@ -4,6 +4,7 @@ file or setting) as one line naming the file (exit code 2) rather than a traceba
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -15,6 +16,10 @@ from crmot.errors import CrmotError
 #: Warnings that say nothing to a crmot user: the frozen SAM2 is kept in eval mode on purpose, the
 #: demo drives the CLIs from Python, and Lightning's own use of a deprecated torch API.
 KNOWN_WARNINGS = (r"Found \d+ module\(s\) in eval mode", r"LightningCLI's args parameter", r".*LeafSpec.* is deprecated")
+
+#: Loggers whose INFO lines are third-party banners.
+BANNERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+           "lightning.fabric.utilities.seed", "lightning.pytorch.accelerators.cuda")
 
 #: What a user can cause and fix: a malformed root, a missing file or checkpoint, a wrong setting.
 INPUT_ERRORS: tuple[type[Exception], ...] = (CrmotError,)
@@ -33,6 +38,10 @@ def configure_logging(*handlers: logging.Handler) -> None:
         handler.addFilter(_not_a_tip)  # the same function each call: added once per handler
     for message in KNOWN_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
+    for chatty in BANNERS:  # "GPU available: ...", "Seed set to 0": not what a crmot user needs to read
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # its "Loading weights" bars and notices
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def _not_a_tip(record: logging.LogRecord) -> bool:

@@ -28,6 +28,7 @@ from crmot.data import masks as rle
 from crmot.data.crtrack import list_scenes, load_scene
 from crmot.data.frames import read_frame
 from crmot.io import atomic_write_json
+from crmot.progress import FrameProgress
 from crmot.stages.launch import run_stage, with_packaged_config
 from crmot.stages.manifest import is_done, manifest_dir, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
@@ -71,6 +72,11 @@ class TrackletModule(L.LightningModule):
 
     def on_predict_start(self) -> None:
         self.backend.setup(self.device)
+        self.progress = FrameProgress(None, "stage 1 frames").start() if self.trainer.is_global_zero else None
+
+    def on_predict_end(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
     def predict_step(self, unit: dict, batch_idx: int = 0) -> SceneTracklets:
         scene = load_scene(unit["root"], unit["split"], unit["scene"])
@@ -81,10 +87,16 @@ class TrackletModule(L.LightningModule):
             result.skipped = True
             return result
         start = time.perf_counter()
+        total = sum(v.seqinfo.seq_length for v in scene.views)
         for view in scene.views:
             info = view.seqinfo
+            done_before = result.frames
+            report = None
+            if getattr(self, "progress", None) is not None:
+                def report(done: int, before: int = done_before) -> None:
+                    self.progress.advance(f"{scene.split}/{scene.name}", before + done, total)
             video = VideoSource(info.seq_length, info.height, info.width, lambda f, view=view: read_frame(view, f),
-                                path=view.frame_path)
+                                path=view.frame_path, progress=report)
             result.views[view.index] = self.backend.segment_video(video, self.prompts)
             result.frames += info.seq_length
         result.seconds = time.perf_counter() - start

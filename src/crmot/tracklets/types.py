@@ -24,6 +24,7 @@ class VideoSource:
     width: int
     read: Callable[[int], np.ndarray]  # 1-based frame -> (H, W, 3) uint8 RGB
     path: Callable[[int], Path] | None = None  # 1-based frame -> its image file, where frames are files
+    progress: Callable[[int], None] | None = None  # told the frames done after each window
 
     def windows(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
         """``(first_frame, frames[T, H, W, 3])`` windows of at most ``size`` frames: bounded memory
@@ -40,6 +41,8 @@ class VideoSource:
             for k, first in enumerate(firsts):
                 current, pending = pending, submit(firsts[k + 1]) if k + 1 < len(firsts) else []
                 yield first, np.stack([future.result() for future in current])
+                if self.progress is not None:  # the caller is done with this window
+                    self.progress(first + len(current) - 1)
         finally:
             pool.shutdown(cancel_futures=True)  # a caller that stops early (an error) leaves no reads behind
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import time
@@ -92,12 +93,14 @@ def plan_world(config: WorldConfig, seed: int) -> list[SceneWorld]:
     return scenes
 
 
-def generate(root: str | os.PathLike, config: WorldConfig, seed: int = 0, workers: int | None = None) -> dict:
-    """Write the world under ``root`` and return a summary; identical bytes for identical inputs."""
+def generate(root: str | os.PathLike, config: WorldConfig, seed: int = 0, workers: int | None = None,
+             progress=None) -> dict:
+    """Write the world under ``root`` and return a summary; identical bytes for identical inputs.
+    ``progress(done, total)`` is told the views written."""
     root = Path(root)
     started = time.perf_counter()
     scenes = plan_world(config, seed)
-    rows = for_every_view(_write_view_star, root, config, scenes, workers)
+    rows = for_every_view(_write_view_star, root, config, scenes, workers, progress)
     for scene in scenes:
         rng = np.random.default_rng((*scene.seed, 7))
         write_expressions(root, scene.split, scene.name, scene_expressions(scene.name, scene.people, config.expressions_per_scene, rng))
@@ -120,15 +123,20 @@ def generate(root: str | os.PathLike, config: WorldConfig, seed: int = 0, worker
     return summary
 
 
-def for_every_view(write, root: Path, config: WorldConfig, scenes: list[SceneWorld], workers: int | None) -> list:
+def for_every_view(write, root: Path, config: WorldConfig, scenes: list[SceneWorld], workers: int | None,
+                   progress=None) -> list:
     """``write((root, config, scene, k))`` for every view of every scene, in processes when there are
     several workers (the results come back in view order, so the output does not depend on them)."""
     jobs = [(root, config, scene, k) for scene in scenes for k in range(1, len(scene.cameras) + 1)]
     workers = min(workers or os.cpu_count() or 1, len(jobs))
-    if workers <= 1:
-        return [write(job) for job in jobs]
-    with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(write, jobs))
+    results = []
+    with contextlib.ExitStack() as stack:
+        mapped = map(write, jobs) if workers <= 1 else stack.enter_context(ProcessPoolExecutor(workers)).map(write, jobs)
+        for done, result in enumerate(mapped, start=1):
+            results.append(result)
+            if progress is not None:
+                progress(done, len(jobs))
+    return results
 
 
 def _write_view_star(job) -> int:
