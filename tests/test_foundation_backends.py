@@ -80,3 +80,31 @@ def test_sam2_random_init_must_be_asked_for(tmp_path):
         SAM2Backend(size="tiny", checkpoint=None).setup("cpu")
     with pytest.raises(FileNotFoundError, match=r"sam2.pt \(model.backend.init_args.checkpoint\)"):
         SAM2Backend(size="tiny", checkpoint=str(tmp_path / "sam2.pt")).setup("cpu")
+
+
+def test_sam2_takes_its_box_prompts_from_any_detector(tiny_root):
+    """SAM2 sees only what the detector gives it: one box, one object."""
+    pytest.importorskip("sam2", reason="the SAM2 backend needs the sam2 package (make install)")
+    from crmot.tracklets.backends.base import Detection, Detector
+    from crmot.tracklets.backends.sam2 import SAM2Backend
+
+    class OneBox(Detector):
+        name = "one-box"
+        asked = 0
+
+        def calibrate(self, video):
+            return None
+
+        def detect(self, frames, calibration):
+            self.asked += 1
+            mask = np.zeros(frames.shape[1:3], bool)
+            mask[20:60, 40:55] = True
+            return [[Detection(np.array([40.0, 20.0, 15.0, 40.0]), 1.0, rle.encode(mask), np.zeros(6))] for _ in frames]
+
+    detector = OneBox()
+    backend = SAM2Backend(size="tiny", checkpoint=None, allow_random_init=True, image_size=256, window=4,
+                          detector=detector)
+    backend.setup("cpu")
+    tracklets = backend.segment_video(_video(tiny_root, 3), ["person"])  # one window: prompts on frame 1 only
+    assert detector.asked == 1 and backend.describe()["detector"]["name"] == "one-box"
+    assert set(tracklets.tracks.ids.tolist()) <= {1}  # nothing SAM2 was not prompted with
