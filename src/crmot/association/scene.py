@@ -47,8 +47,11 @@ class SceneAssociation:
 
 def associate_scene(scene: Scene, stage1: dict[int, Tracklets], embedder: Embedder,
                     segmenter: SegmentationBackend | None, describer: Describer,
-                    config: AssociationConfig) -> SceneAssociation:
+                    config: AssociationConfig, progress=None) -> SceneAssociation:
+    """``progress(done, total)`` is told the steps done: clustering, each re-prompting round, descriptions."""
     check_inputs(scene, stage1)
+    steps = config.reprompt_rounds + 2
+    report = progress or (lambda done, total: None)
     tracklets = [t for k in sorted(stage1) for t in split_view(k, stage1[k])]
     if len(scene.views) == 1:
         log.warning("%s has one view: identities link that view's tracklets only, nothing across views", scene.name)
@@ -61,6 +64,7 @@ def associate_scene(scene: Scene, stage1: dict[int, Tracklets], embedder: Embedd
     calibrated = config.use_calibration and scene.calibration is not None
     plane = GroundPlane.from_calibration(scene.calibration) if calibrated else None
     labels = cluster(compute_affinity(tracklets, prototypes, scene.num_frames, plane, config.affinity), config.threshold)
+    report(1, steps)
     rounds = []
     for number in range(1, config.reprompt_rounds + 1):
         if not calibrated:
@@ -73,6 +77,7 @@ def associate_scene(scene: Scene, stage1: dict[int, Tracklets], embedder: Embedd
         labels, dropped = detach_contradictions(tracklets, labels, prototypes, config.drop_threshold)
         affinity = compute_affinity(tracklets, prototypes, scene.num_frames, plane, config.affinity)
         labels = cluster(affinity, config.threshold, initial=labels)
+        report(1 + number, steps)
         rounds.append({"round": number, "added": len(added), "rejected": rejected, "dropped": dropped,
                        "identities": int(len(np.unique(labels)))})
         log.info("%s: re-prompting round %d: %d tracklets added, %d rejected, %d dropped, %d identities",
@@ -84,6 +89,7 @@ def associate_scene(scene: Scene, stage1: dict[int, Tracklets], embedder: Embedd
         by_identity[int(labels[crop.owner])].append(crop)
     descriptions = {i: describer.describe(by_identity[i]) for i in sorted(set(labels.tolist()))}
     geometry = "calibrated" if calibrated else ("learned" if plane is not None and config.reprompt_rounds else "none")
+    report(steps, steps)
     return SceneAssociation(tracklets, labels, descriptions, rounds, splits, geometry)
 
 

@@ -31,6 +31,7 @@ from crmot.crops import Embedder
 from crmot.data.crtrack import Scene, list_scenes, load_scene
 from crmot.errors import MissingFileError
 from crmot.io import atomic_write_json
+from crmot.progress import FrameProgress
 from crmot.stages.launch import run_stage, with_packaged_config
 from crmot.stages.manifest import MANIFEST, is_done, manifest_dir, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
@@ -84,6 +85,11 @@ class AssociationModule(L.LightningModule):
         self.embedder.setup(self.device)
         self.segmenter.setup(self.device)
         self.describer.setup(self.device)
+        self.progress = FrameProgress(None, "stage 2 steps").start() if self.trainer.is_global_zero else None
+
+    def on_predict_end(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
     def predict_step(self, unit: dict, batch_idx: int = 0) -> ScenePseudoLabels:
         scene = load_scene(unit["root"], unit["split"], unit["scene"])
@@ -100,7 +106,10 @@ class AssociationModule(L.LightningModule):
             return out
         start = time.perf_counter()
         stage1 = {v.index: read_tracklets(source, v.index) for v in scene.views if rows_path(source, v.index).exists()}
-        out.result = associate_scene(scene, stage1, self.embedder, self.segmenter, self.describer, self.association)
+        progress = getattr(self, "progress", None)
+        advance = (lambda done, total: progress.advance(f"{scene.split}/{scene.name}", done, total)) if progress else None
+        out.result = associate_scene(scene, stage1, self.embedder, self.segmenter, self.describer, self.association,
+                                     progress=advance)
         out.seconds = time.perf_counter() - start
         return out
 
