@@ -15,7 +15,8 @@ from crmot.errors import CrmotError
 
 #: Warnings that say nothing to a crmot user: the frozen SAM2 is kept in eval mode on purpose, the
 #: demo drives the CLIs from Python, and Lightning's own use of a deprecated torch API.
-KNOWN_WARNINGS = (r"Found \d+ module\(s\) in eval mode", r"LightningCLI's args parameter", r".*LeafSpec.* is deprecated")
+KNOWN_WARNINGS = (r"Found \d+ module\(s\) in eval mode", r"LightningCLI's args parameter", r".*LeafSpec.* is deprecated",
+                  r"No seed found, seed set to")
 
 #: Loggers whose INFO lines are third-party banners.
 BANNERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
