@@ -154,3 +154,17 @@ def test_a_shaken_camera_is_realigned_and_only_the_object_is_foreground():
     outside = inner.copy()
     outside[28:62, 58:68] = False
     assert found[outside].mean() < 0.01
+
+
+def test_runs_built_from_a_crop_equal_pycocotools_on_the_full_mask():
+    from crmot.data import masks as rle
+
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        height, width = (int(v) for v in rng.integers(1, 40, 2))
+        h, w = int(rng.integers(1, height + 1)), int(rng.integers(1, width + 1))
+        top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+        crop = rng.random((h, w)) < rng.choice([0.0, 0.05, 0.5, 0.95, 1.0])
+        full = np.zeros((height, width), bool)
+        full[top:top + h, left:left + w] = crop
+        assert rle.encode_crop(crop, top, left, height, width) == rle.encode(full)

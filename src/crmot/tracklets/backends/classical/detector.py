@@ -84,15 +84,20 @@ class ClassicalDetector(Detector):
                 expected = local.height(bottom) if local else None
                 if expected is not None and bottom - top < cfg.min_relative_height * expected:
                     continue
-                mask = np.zeros((height, width), bool, order="F")  # pycocotools' layout: no copy to encode
-                mask[rows, cols] = True
                 colours = half_colours(frames[t], rows, cols, (top + bottom) // 2)  # of the pixels seen
                 if expected is not None and whole and bottom - top < cfg.complete_below * expected:
+                    mask = np.zeros((height, width), bool, order="F")  # pycocotools' layout: no copy to encode
+                    mask[rows, cols] = True
                     here = light_at(light[t], (height, width), (top + bottom) / 2, (left + right) / 2)
                     lit = view.background * here
                     top, bottom, left, right = complete(frames[t], lit, mask, (top, bottom, left, right), expected, local, cfg)
+                    encoded = rle.encode(mask)
+                else:  # most detections: the runs come from the box's crop, no full-frame mask
+                    crop = np.zeros((bottom - top, right - left), bool)
+                    crop[rows - top, cols - left] = True
+                    encoded = rle.encode_crop(crop, top, left, height, width)
                 box = np.array([left, top, right - left, bottom - top], dtype=np.float64)
-                out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), rle.encode(mask), colours))
+                out[t].append(Detection(box, float(len(rows)) / float(box[2] * box[3]), encoded, colours))
         return out
 
     def prompted_part(self, shape: tuple[int, int], blobs: list[Blob], perspective: Perspective,
