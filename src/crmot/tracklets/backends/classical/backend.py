@@ -4,6 +4,8 @@ again, with a lower threshold, inside candidate boxes."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import torch
 
@@ -19,6 +21,8 @@ from crmot.tracklets.types import Tracklets, VideoSource
 
 #: Views whose calibration is kept (a scene's views; bounded whatever the number of scenes).
 _CALIBRATIONS_KEPT = 16
+#: Frames whose re-prompting blobs and people are kept (a scene's worth of short views; bounded).
+_FRAMES_KEPT = 2048
 
 
 class ClassicalBackend(SegmentationBackend):
@@ -28,6 +32,7 @@ class ClassicalBackend(SegmentationBackend):
         self.config = config or ClassicalConfig()
         self.detector = ClassicalDetector(self.config)
         self._calibrations: dict = {}
+        self._frames: OrderedDict = OrderedDict()
 
     def setup(self, device: torch.device) -> None:
         self.detector.setup(device)
@@ -60,22 +65,37 @@ class ClassicalBackend(SegmentationBackend):
         asked for stands merged with a neighbour: the blob under the box is split again with a
         person rectangle forced at the box's foot point, and the part it owns is the answer."""
         view = self._calibrated(video)
-        rows = []
+        key = self._video_key(video)  # frames are kept for videos of files only (an id may be reused)
         asked = sorted(regions)
-        for start in range(0, len(asked), self.config.window):  # the per-pixel work in batches of frames
-            frames = asked[start:start + self.config.window]
+        known = {f: self._frames[(key, f, relax)] for f in asked if (key, f, relax) in self._frames}
+        missing = [f for f in asked if f not in known]
+        for start in range(0, len(missing), self.config.window):  # the per-pixel work in batches of frames
+            frames = missing[start:start + self.config.window]
             images = np.stack([video.read(f) for f in frames])
             blobs, light = self.detector.foreground.blobs(images, view.background, relax)  # detection and split share them
             found = self.detector.people(images, view, blobs, light)
             for t, frame in enumerate(frames):
-                own = [(0, y0, x0, blob) for u, y0, x0, blob in blobs if u == t]
-                row = self._answer(images[t], view, own, found[t], np.asarray(regions[frame], np.float64),
-                                   (held or {}).get(frame, []))
-                if row is not None:
-                    rows.append((frame, *row))
+                known[frame] = ([(0, y0, x0, b) for u, y0, x0, b in blobs if u == t], found[t])
+                if video.path:
+                    self._remember((key, frame, relax), known[frame])
+        rows = []
+        for frame in asked:
+            own, found = known[frame]
+            row = self._answer(video.height, video.width, view, own, found, np.asarray(regions[frame], np.float64),
+                               (held or {}).get(frame, []))
+            if row is not None:
+                rows.append((frame, *row))
         return rows
 
-    def _answer(self, image: np.ndarray, view: ViewModel, blobs: list, found: list[Detection], box: np.ndarray,
+    def _remember(self, key: tuple, value: tuple) -> None:
+        """Keep a frame's blobs and people: the identities of a scene ask for the same frames of a view
+        (and the next round asks again), so each frame goes through the per-pixel work once."""
+        self._frames[key] = value
+        self._frames.move_to_end(key)
+        while len(self._frames) > _FRAMES_KEPT:
+            self._frames.popitem(last=False)
+
+    def _answer(self, height: int, width: int, view: ViewModel, blobs: list, found: list[Detection], box: np.ndarray,
                 held: list[np.ndarray]) -> tuple[float, dict] | None:
         """(score, mask) of the person asked for at ``box`` in one frame, or None."""
         overlap = iou_matrix(box[None], np.stack([d.box for d in found]))[0] if found else np.zeros(0)
@@ -83,7 +103,7 @@ class ClassicalBackend(SegmentationBackend):
         neighbours = np.array(held, np.float64).reshape(-1, 4)
         taken = best is None or bool(len(neighbours) and shared_matrix(best.box[None], neighbours).max() > 0.5)
         if view.perspective is not None and taken:
-            part = self.detector.prompted_part(image.shape[:2], blobs, view.perspective, box)
+            part = self.detector.prompted_part((height, width), blobs, view.perspective, box)
             if part is not None:
                 return 1.0, rle.encode(part)
         if best is not None:  # the caller decides how much overlap it trusts
@@ -92,12 +112,16 @@ class ClassicalBackend(SegmentationBackend):
 
     def _calibrated(self, video: VideoSource) -> ViewModel:
         """``calibrate`` once per video (re-prompting asks many times for the same view)."""
-        key = (str(video.path(1)) if video.path else id(video), video.num_frames)
+        key = self._video_key(video)
         if key not in self._calibrations:
             if len(self._calibrations) >= _CALIBRATIONS_KEPT:
                 self._calibrations.pop(next(iter(self._calibrations)))
             self._calibrations[key] = self.detector.calibrate(video)
         return self._calibrations[key]
+
+    @staticmethod
+    def _video_key(video: VideoSource) -> tuple:
+        return (str(video.path(1)) if video.path else id(video), video.num_frames)
 
 
 def _tracklets(detections: list[tuple[int, Detection]], owner: dict[int, int]) -> Tracklets:
