@@ -41,7 +41,7 @@ install: $(BIN)/python ## create .venv and install crmot with every extra (CPU i
 	$(BIN)/pip install --quiet -e ".[test,models,hota,report]"
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install --quiet --no-build-isolation "sam2>=1.1" "torchreid==0.2.5"
 
-demo: ## end to end on the synthetic demo world: data, stages 1-2, training-free CRMOT, ViewSAM nano trained + scored
+demo: ## end to end on the synthetic demo world: data, stages 1-2, training-free CRMOT, ViewSAM nano trained + scored, HTML report
 	$(BIN)/crmot demo --data $(DATA) --run runs/$(RUN) --seed $(SEED)
 
 data: ## write the synthetic world: make data [DATA=data/synth] [PRESET=demo|bench] [SEED=100]
