@@ -142,7 +142,7 @@ class ClipDataset(Dataset):
         if mask_tensor is not None:
             trained_mask[rng.permutation(len(labels))[:TRAINED_MASKS]] = True
         return {"boxes": torch.from_numpy(labels).float(), "ids": torch.from_numpy(ids).long(),
-                "referred": torch.from_numpy(np.stack([np.isin(ids, r) for r in referred_ids]).reshape(-1, len(ids))),
+                "referred": torch.from_numpy(_referred(ids, referred_ids)),
                 "masks": mask_tensor, "prompts": torch.from_numpy(prompts).float(),
                 "objectness": torch.cat([torch.ones(len(labels)), torch.zeros(len(negatives))]),
                 "owner": torch.cat([torch.arange(len(labels)), torch.full((len(negatives),), -1)]),
@@ -235,3 +235,12 @@ class ResumableLoader(DataLoader):
     def load_state_dict(self, state: dict) -> None:
         self.sampler.epoch = state["epoch"]
         self.sampler.start = state["consumed"]
+
+
+def _referred(ids: np.ndarray, referred_ids: list) -> np.ndarray:
+    """(expressions, labels) bool: which label boxes each expression refers to; a frame of a view
+    may hold no label box at all (nobody there, or the pseudo labels missed everyone)."""
+    referred = np.zeros((len(referred_ids), len(ids)), bool)
+    for e, wanted in enumerate(referred_ids):
+        referred[e] = np.isin(ids, wanted)
+    return referred
