@@ -16,7 +16,8 @@ fi
 .venv/bin/python - "$work/root" "$work/pred" <<'PY'
 import sys
 import numpy as np
-from crmot.data.crtrack import expression_gt, load_split, write_predictions
+from crmot.data.crtrack import load_split
+from crmot.data.expression_files import expression_gt, write_predictions
 from crmot.data.tracks import Tracks
 
 root, pred = sys.argv[1], sys.argv[2]
