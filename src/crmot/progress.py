@@ -47,6 +47,16 @@ class FrameProgress:
             self.bars = None
 
 
+def on_rank_zero(trainer, what: str) -> FrameProgress | None:
+    """A started ``FrameProgress`` on the process that reports (rank 0), None on the others."""
+    return FrameProgress(None, what).start() if trainer.is_global_zero else None
+
+
+def stop(progress: FrameProgress | None) -> None:
+    if progress is not None:
+        progress.stop()
+
+
 @contextlib.contextmanager
 def frame_progress(console: Console | None, what: str) -> Iterator[Callable[[str, int, int | None], None]]:
     """``FrameProgress`` for the length of a ``with`` block; yields its ``advance``."""

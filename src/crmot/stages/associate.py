@@ -23,6 +23,7 @@ from lightning.pytorch.cli import LightningCLI
 from rich.console import Console
 from rich.table import Table
 
+from crmot import progress
 from crmot.association.appearance import ColourEmbedder
 from crmot.association.describe import AttributeDescriber, Describer
 from crmot.association.labels import scene_quality, summarize, write_scene
@@ -31,7 +32,6 @@ from crmot.crops import Embedder
 from crmot.data.crtrack import Scene, list_scenes, load_scene
 from crmot.errors import MissingFileError
 from crmot.io import atomic_write_json
-from crmot.progress import FrameProgress
 from crmot.stages.launch import run_stage, with_packaged_config
 from crmot.stages.manifest import MANIFEST, is_done, manifest_dir, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
@@ -85,11 +85,10 @@ class AssociationModule(L.LightningModule):
         self.embedder.setup(self.device)
         self.segmenter.setup(self.device)
         self.describer.setup(self.device)
-        self.progress = FrameProgress(None, "stage 2 steps").start() if self.trainer.is_global_zero else None
+        self.progress = progress.on_rank_zero(self.trainer, "stage 2 steps")
 
     def on_predict_end(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        progress.stop(self.progress)
 
     def predict_step(self, unit: dict, batch_idx: int = 0) -> ScenePseudoLabels:
         scene = load_scene(unit["root"], unit["split"], unit["scene"])
@@ -106,8 +105,8 @@ class AssociationModule(L.LightningModule):
             return out
         start = time.perf_counter()
         stage1 = {v.index: read_tracklets(source, v.index) for v in scene.views if rows_path(source, v.index).exists()}
-        progress = getattr(self, "progress", None)
-        advance = (lambda done, total: progress.advance(f"{scene.split}/{scene.name}", done, total)) if progress else None
+        bars = getattr(self, "progress", None)
+        advance = (lambda done, total: bars.advance(f"{scene.split}/{scene.name}", done, total)) if bars else None
         out.result = associate_scene(scene, stage1, self.embedder, self.segmenter, self.describer, self.association,
                                      progress=advance)
         out.seconds = time.perf_counter() - start

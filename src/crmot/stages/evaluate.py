@@ -24,6 +24,7 @@ import lightning as L
 from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.cli import LightningCLI
 
+from crmot import progress
 from crmot.data import masks as rle
 from crmot.data.crtrack import Scene, list_scenes, load_scene
 from crmot.data.expression_files import write_predictions
@@ -34,7 +35,6 @@ from crmot.inference.fusion import Answer, FusionConfig, answer, identities
 from crmot.io import atomic_write_json
 from crmot.metrics.evaluate import evaluate, print_report
 from crmot.models.viewsam.checkpoint import load_viewsam
-from crmot.progress import FrameProgress
 from crmot.stages.launch import run_stage, with_packaged_config
 from crmot.stages.manifest import MANIFEST, is_done, manifest_dir, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
@@ -74,11 +74,10 @@ class EvaluationModule(L.LightningModule):
         self.overwrite = overwrite
 
     def on_predict_start(self) -> None:
-        self.progress = FrameProgress(None, "stage 4 frames").start() if self.trainer.is_global_zero else None
+        self.progress = progress.on_rank_zero(self.trainer, "stage 4 frames")
 
     def on_predict_end(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        progress.stop(self.progress)
 
     def describe(self) -> dict:
         """What made the predictions: written into every manifest and metrics file."""
@@ -109,8 +108,8 @@ class EvaluationModule(L.LightningModule):
             return out
         start = time.perf_counter()
         sentences = [e.sentence for e in scene.expressions]
-        progress = getattr(self, "progress", None)
-        advance = (lambda done, total: progress.advance(f"{scene.split}/{scene.name}", done, total)) if progress else None
+        bars = getattr(self, "progress", None)
+        advance = (lambda done, total: bars.advance(f"{scene.split}/{scene.name}", done, total)) if bars else None
         views = predict_scene(self.model, scene, prompts, sentences, self.candidates, self.device, progress=advance)
         if advance is not None:
             advance(scene.num_frames, scene.num_frames)

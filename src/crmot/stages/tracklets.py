@@ -23,12 +23,12 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.cli import LightningCLI
 from rich.console import Console
 
+from crmot import progress
 from crmot.constants import CATEGORY
 from crmot.data import masks as rle
 from crmot.data.crtrack import list_scenes, load_scene
 from crmot.data.frames import read_frame
 from crmot.io import atomic_write_json
-from crmot.progress import FrameProgress
 from crmot.stages.launch import run_stage, with_packaged_config
 from crmot.stages.manifest import is_done, manifest_dir, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
@@ -72,11 +72,10 @@ class TrackletModule(L.LightningModule):
 
     def on_predict_start(self) -> None:
         self.backend.setup(self.device)
-        self.progress = FrameProgress(None, "stage 1 frames").start() if self.trainer.is_global_zero else None
+        self.progress = progress.on_rank_zero(self.trainer, "stage 1 frames")
 
     def on_predict_end(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        progress.stop(self.progress)
 
     def predict_step(self, unit: dict, batch_idx: int = 0) -> SceneTracklets:
         scene = load_scene(unit["root"], unit["split"], unit["scene"])
