@@ -21,15 +21,13 @@ import configparser
 import json
 import os
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from crmot.constants import EXPRESSION_ID_SEPARATOR, GT_TAIL, PRED_TAIL, SPLITS, VIEW_PREFIX
+from crmot.constants import EXPRESSION_ID_SEPARATOR, GT_TAIL, SPLITS, VIEW_PREFIX
 from crmot.data.errors import CRTrackFormatError
-from crmot.data.table import format_table
 from crmot.data.tracks import Tracks, read_tracks
 from crmot.errors import ConfigError
 from crmot.io import atomic_write_json, atomic_write_text

@@ -1,6 +1,8 @@
-"""Lazy access to the frames of a view: nothing is decoded until asked for."""
+"""Frames of a view: read lazily (nothing is decoded until asked for), and written as JPEG."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -24,3 +26,9 @@ def read_frame(view: View, frame: int) -> np.ndarray:
         raise CRTrackFormatError(path, f"frame is {rgb.shape[1]}x{rgb.shape[0]}, seqinfo.ini says {expected[1]}x{expected[0]}")
     return rgb
 
+
+def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    """(H, W, 3) uint8 RGB as JPEG bytes (frames of generated and imported roots alike)."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()

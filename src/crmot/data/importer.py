@@ -8,7 +8,6 @@ decoded with PyAV (its wheel carries FFmpeg); frames are streamed, one in memory
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator
 from fractions import Fraction
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from crmot.data.crtrack import Expression, SeqInfo, view_dir, write_expressions, write_view
+from crmot.data.frames import encode_jpeg
 from crmot.errors import ConfigError, MissingFileError
 from crmot.io import atomic_write_bytes
 
@@ -47,7 +47,7 @@ def import_views(root: Path, scene: str, sources: list[Path], split: str = "test
                 size = (rgb.shape[1], rgb.shape[0])
             elif (rgb.shape[1], rgb.shape[0]) != size:
                 raise ConfigError(f"{source}: frame {count} is {rgb.shape[1]}x{rgb.shape[0]}, the first was {size[0]}x{size[1]}")
-            atomic_write_bytes(folder / "img1" / f"{scene}_View{k}_{count:06d}.jpg", _jpeg(rgb))
+            atomic_write_bytes(folder / "img1" / f"{scene}_View{k}_{count:06d}.jpg", encode_jpeg(rgb, JPEG_QUALITY))
             if progress is not None:
                 progress(f"View{k}", count, total)
             if max_frames and count >= max_frames:
@@ -102,9 +102,3 @@ def _read_image(path: Path) -> np.ndarray:
             return np.asarray(image.convert("RGB"))
     except OSError as err:
         raise ConfigError(f"{path}: not an image ({err})") from None
-
-
-def _jpeg(rgb: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=JPEG_QUALITY)
-    return buffer.getvalue()

@@ -38,11 +38,11 @@ class Tracks:
         return len(self.frames)
 
     @classmethod
-    def empty(cls) -> "Tracks":
+    def empty(cls) -> Tracks:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)))
 
     @classmethod
-    def from_table(cls, table: np.ndarray) -> "Tracks":
+    def from_table(cls, table: np.ndarray) -> Tracks:
         return cls(
             frames=table[:, 0].astype(np.int64),
             ids=table[:, 1].astype(np.int64),
@@ -60,10 +60,10 @@ class Tracks:
         x, y, w, h = self.boxes.T
         return np.stack([x, y, x + w, y + h], axis=1)
 
-    def select(self, mask: np.ndarray) -> "Tracks":
+    def select(self, mask: np.ndarray) -> Tracks:
         return Tracks(self.frames[mask], self.ids[mask], self.boxes[mask], self.tail[mask])
 
-    def sorted(self) -> "Tracks":
+    def sorted(self) -> Tracks:
         """Rows ordered by (frame, id), the order every writer uses."""
         order = np.lexsort((self.ids, self.frames))
         return self.select(order)

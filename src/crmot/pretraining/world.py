@@ -15,8 +15,9 @@ import os
 from pathlib import Path
 
 from crmot.data import masks as rle
+from crmot.data.frames import encode_jpeg
 from crmot.data.synthetic import WorldConfig, plan_world
-from crmot.data.synthetic.world import SceneWorld, for_every_view, jpeg, render_frames
+from crmot.data.synthetic.world import SceneWorld, for_every_view, render_frames
 from crmot.errors import MissingFileError
 from crmot.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
@@ -46,7 +47,7 @@ def _write_view(root: Path, config: WorldConfig, scene: SceneWorld, k: int) -> i
     folder.mkdir(parents=True, exist_ok=True)
     lines, count = [], 0
     for t, (rgb, objects) in enumerate(render_frames(config, scene, k, every_object=True), start=1):
-        atomic_write_bytes(folder / f"{t:06d}.jpg", jpeg(rgb, config.jpeg_quality))
+        atomic_write_bytes(folder / f"{t:06d}.jpg", encode_jpeg(rgb, config.jpeg_quality))
         lines.append(json.dumps({"frame": t, "masks": [rle.encode(o.mask) for o in objects]}))
         count += len(objects)
     atomic_write_text(folder / "masks.jsonl", "\n".join(lines) + "\n")

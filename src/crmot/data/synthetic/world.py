@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import time
 from collections.abc import Iterator
@@ -12,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from crmot.data import masks
 from crmot.data.crtrack import (
@@ -24,6 +22,7 @@ from crmot.data.crtrack import (
     write_expressions,
     write_view,
 )
+from crmot.data.frames import encode_jpeg
 from crmot.data.synthetic.camera import Camera, sample_cameras
 from crmot.data.synthetic.config import WorldConfig
 from crmot.data.synthetic.language import describe, scene_expressions
@@ -103,7 +102,8 @@ def generate(root: str | os.PathLike, config: WorldConfig, seed: int = 0, worker
     rows = for_every_view(_write_view_star, root, config, scenes, workers, progress)
     for scene in scenes:
         rng = np.random.default_rng((*scene.seed, 7))
-        write_expressions(root, scene.split, scene.name, scene_expressions(scene.name, scene.people, config.expressions_per_scene, rng))
+        expressions = scene_expressions(scene.name, scene.people, config.expressions_per_scene, rng)
+        write_expressions(root, scene.split, scene.name, expressions)
         write_descriptions(root, scene.split, scene.name, {p.pid: describe(p) for p in scene.people})
         write_calibration(root, scene.name, {
             "units": "metres",
@@ -189,7 +189,7 @@ def write_view_frames(root: Path, config: WorldConfig, scene: SceneWorld, k: int
     img_dir.mkdir(parents=True, exist_ok=True)
     frames, ids, boxes, rles = [], [], [], []
     for t, (rgb, seen_people) in enumerate(render_frames(config, scene, k)):
-        atomic_write_bytes(img_dir / f"{folder}_{t + 1:06d}.jpg", jpeg(rgb, config.jpeg_quality))
+        atomic_write_bytes(img_dir / f"{folder}_{t + 1:06d}.jpg", encode_jpeg(rgb, config.jpeg_quality))
         for seen in seen_people:
             frames.append(t + 1)
             ids.append(seen.pid)
@@ -202,9 +202,3 @@ def write_view_frames(root: Path, config: WorldConfig, scene: SceneWorld, k: int
     write_view(root, scene.split, scene.name, k, seqinfo, gt.select(order))
     masks.write_jsonl(view_dir(root, scene.split, scene.name, k) / "gt" / "masks.jsonl", [rles[i] for i in order])
     return len(gt)
-
-
-def jpeg(rgb: np.ndarray, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
