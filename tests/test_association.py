@@ -11,7 +11,7 @@ from crmot.association import attributes as attrs
 from crmot.association.affinity import Affinity
 from crmot.association.appearance import ColourEmbedder
 from crmot.association.clustering import cluster, violations
-from crmot.association.colour import COLOUR_NAMES, name_probabilities, srgb_to_lab
+from crmot.association.colour import COLOUR_NAMES, garment_names, name_probabilities, srgb_to_lab
 from crmot.association.colour_names import reference_shades
 from crmot.association.config import AssociationConfig
 from crmot.association.context import SceneContext, tracklet_prototypes
@@ -185,6 +185,16 @@ def test_the_namer_agrees_with_the_renderer_it_never_reads():
     """Two independent sources (the survey table, the renderer's paint) agree on each word's centre."""
     lab = srgb_to_lab(np.array([ANCHORS[n] for n in COLOUR_NAMES], np.float32))
     assert [COLOUR_NAMES[i] for i in name_probabilities(lab).argmax(1)] == list(COLOUR_NAMES)
+
+
+def test_garments_are_named_for_their_surface_colour_not_their_filmed_lightness():
+    """A camera exposed for mid-tones films white cloth light gray and yellow cloth olive; the garment
+    namer names the cloth, and the exposure compensation does not lift gray or black out of their words."""
+    filmed = {"white": (185, 185, 182), "yellow": (150, 140, 20), "gray": (110, 110, 110), "black": (30, 30, 32)}
+    as_filmed = name_probabilities(srgb_to_lab(np.array(list(filmed.values()), np.float32))).argmax(1)
+    assert [COLOUR_NAMES[i] for i in as_filmed] == ["gray", "green", "gray", "black"]
+    named = [COLOUR_NAMES[int(np.argmax(garment_names(np.array([rgb] * 4, np.float32))))] for rgb in filmed.values()]
+    assert named == list(filmed)
 
 
 def test_parser_reads_crtrack_sentences_and_paraphrases():

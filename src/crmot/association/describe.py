@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from crmot.association import attributes as attrs
-from crmot.association.colour import COLOUR_NAMES, name_probabilities, skin_like, srgb_to_lab
+from crmot.association.colour import COLOUR_NAMES, garment_names, name_probabilities, skin_like, srgb_to_lab, surface_lab
 from crmot.crops import PARTS, Crop
 from crmot.errors import MissingFileError
 
@@ -71,7 +71,7 @@ class AttributeDescriber(Describer):
             return Description(attrs.sentence((), None), {})
         probabilities, named = {}, {}
         for part in ("coat", "trousers", "shoes"):
-            found = [(name_probabilities(srgb_to_lab(px)).mean(0), c.weight) for c in crops
+            found = [(garment_names(px), c.weight) for c in crops
                      if len(px := c.part_pixels(part))]
             if found:
                 probabilities[part] = _weighted_mean(*zip(*found))
@@ -95,7 +95,7 @@ class AttributeDescriber(Describer):
             return None
         halves = []
         for side in ("left", "right"):
-            found = [(name_probabilities(srgb_to_lab(px)).mean(0), c.weight) for c in crops
+            found = [(garment_names(px), c.weight) for c in crops
                      if len(px := c.part_pixels("coat", side))]
             if not found:
                 return None
@@ -122,7 +122,7 @@ class AttributeDescriber(Describer):
             contrast = np.linalg.norm(crown_lab.mean(0) - face_lab.mean(0))
             covered.append(float(contrast >= HEADWEAR_CONTRAST and skin_like(crown_lab).mean() < 0.5))
             weights.append(c.weight)
-            votes.append(name_probabilities(crown_lab).mean(0))
+            votes.append(name_probabilities(surface_lab(crown_lab)).mean(0))
         if not votes or np.average(covered, weights=weights) < HEADWEAR_SHARE:
             return None
         p = _weighted_mean(votes, weights)
