@@ -30,7 +30,7 @@ from machine import machine  # noqa: E402
 from crmot.association.labels import write_oracle_labels  # noqa: E402
 from crmot.association.zeroshot import score_zeroshot  # noqa: E402
 from crmot.constants import CONF_DIR, REPORT_SEEDS, VALIDATION_SEEDS  # noqa: E402
-from crmot.data.synthetic import generate, load_preset  # noqa: E402
+from crmot.data.synthetic import ensure_world, load_preset  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.stages.associate import main as associate_main  # noqa: E402
 from crmot.stages.evaluate import main as evaluate_main  # noqa: E402
@@ -42,8 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_world(seed: int, work: Path, preset: str, steps: int | None) -> dict:
     data, run = work / f"world{seed}", work / f"run{seed}"
-    if not (data / "world.json").exists():
-        generate(data, load_preset(preset), seed=seed)
+    ensure_world(data, load_preset(preset), seed)
     started = time.perf_counter()
     tracklets_main(["predict", "--config", str(CONF_DIR / "tracklets.yaml"), "--data.root", str(data),
                     "--model.output_dir", str(run / "tracklets"), "--trainer.accelerator", "cpu"])

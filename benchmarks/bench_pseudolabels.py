@@ -7,7 +7,7 @@ preset drawn with seeds 0-4, where stage 1-2 settings are chosen).
 For each world: stage 1's mean per-view MOTA / IDF1 / ID switches per split, and for each variant:
 pseudo-identity CVRIDF1 / CVRMA vs GT and expression precision / recall (train and test, from stage
 2's quality.json), the training-free CVRIDF1 / CVRMA on the test split, and seconds. Seed N's world
-is ``<data>_seedN``, generated when absent. Stage 1 runs once per
+is ``<data>_seedN``, generated when absent or drawn by an older renderer. Stage 1 runs once per
 world (its manifests skip it when code and inputs are unchanged);
 every variant runs the real stage-2 Lightning CLI. ``reprompt_gain`` sums up what re-prompting adds
 to the pseudo CVRIDF1. Results: benchmarks/results/pseudolabels.json, or ``--out``.
@@ -27,7 +27,7 @@ from rich.console import Console  # noqa: E402
 
 from crmot.association.zeroshot import score_zeroshot  # noqa: E402
 from crmot.constants import CONF_DIR, VALIDATION_SEEDS  # noqa: E402
-from crmot.data.synthetic import generate, load_preset  # noqa: E402
+from crmot.data.synthetic import ensure_world, load_preset  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.stages.associate import main as associate  # noqa: E402
 from crmot.stages.tracklets import main as tracklets  # noqa: E402
@@ -54,8 +54,7 @@ def main() -> None:
     worlds, gains = [], {}
     for seed in args.seeds:
         root = args.data.with_name(f"{args.data.name}_seed{seed}")
-        if not (root / "world.json").exists():
-            generate(root, load_preset("demo"), seed=seed)
+        ensure_world(root, load_preset("demo"), seed)
         variants, backends = ablate(root, args.run / f"seed{seed}", console, args.variants)
         worlds.append({"world": describe_world(root), "stage1": stage1_quality(args.run / f"seed{seed}"),
                        "variants": variants})

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 
 import numpy as np
 
 from crmot.data import load_split
 from crmot.data import masks as rle
 from crmot.data.check import check_root
-from crmot.data.synthetic import generate, load_preset, plan_world
+from crmot.data.synthetic import ensure_world, generate, is_current, load_preset, plan_world
 from crmot.data.synthetic.language import fits
 
 
@@ -27,6 +29,20 @@ def test_another_seed_gives_another_world(tiny_root, tmp_path):
     other = tmp_path / "other"
     generate(other, load_preset("tiny"), seed=4, workers=1)
     assert _digest(other) != _digest(tiny_root)
+
+
+def test_a_world_is_reused_only_when_drawn_by_this_renderer_with_this_config_and_seed(tiny_root, tmp_path):
+    tiny = load_preset("tiny")
+    assert is_current(tiny_root, tiny, 3) and not is_current(tiny_root, tiny, 4)
+    assert not is_current(tiny_root, load_preset("demo"), 3) and not is_current(tmp_path, tiny, 3)
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_root, copy)
+    assert ensure_world(copy, tiny, 3) is None  # reused
+    record = json.loads((copy / "world.json").read_text())
+    record["generator_version"] -= 1  # as an older renderer wrote it
+    (copy / "world.json").write_text(json.dumps(record))
+    assert not is_current(copy, tiny, 3)
+    assert ensure_world(copy, tiny, 3)["seed"] == 3 and is_current(copy, tiny, 3)
 
 
 def test_world_is_a_valid_root_with_both_splits(tiny_root):

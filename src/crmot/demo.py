@@ -20,8 +20,7 @@ from rich.table import Table
 from crmot.association.zeroshot import score_zeroshot
 from crmot.constants import CONF_DIR, DEMO_SEED
 from crmot.data.check import check_root, print_summary
-from crmot.data.synthetic import generate, load_preset
-from crmot.data.synthetic.world import GENERATOR_VERSION
+from crmot.data.synthetic import ensure_world, load_preset
 from crmot.progress import frame_progress
 from crmot.report import build_report
 from crmot.stages.associate import main as associate_main
@@ -36,10 +35,10 @@ def run_demo(data: Path, run: Path, seed: int = DEMO_SEED, console: Console | No
              train_steps: int | None = None) -> None:
     console = console or Console()
     config = load_preset(DEMO_PRESET)
-    if _world_is_current(data, config, seed):
+    summary = ensure_world(data, config, seed)
+    if summary is None:
         console.print(f"[green]demo world[/] {data} is up to date (preset {DEMO_PRESET}, seed {seed}): reusing it")
     else:
-        summary = generate(data, config, seed=seed)
         console.print(f"[green]demo world[/] written to {data} in {summary['seconds']:.1f} s")
     print_summary(check_root(data), console, title=f"synthetic world {data} (preset {DEMO_PRESET}, seed {seed})")
     console.rule("stage 1: tracklets (classical backend)")
@@ -82,13 +81,3 @@ def print_comparison(run: Path, console: Console) -> None:
         table.add_row(f"{label}\n[dim]{by}[/]", f"{report['mean']['CVRIDF1']:.2f}", f"{report['mean']['CVRMA']:.2f}")
     console.print(table)
 
-
-def _world_is_current(data: Path, config, seed: int) -> bool:
-    """A world whose ``world.json`` records the same config and seed is reused, not rewritten."""
-    path = Path(data) / "world.json"
-    if not path.exists():
-        return False
-    recorded = json.loads(path.read_text())
-    wanted = {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
-    same_renderer = recorded.get("generator_version") == GENERATOR_VERSION
-    return same_renderer and recorded.get("seed") == seed and recorded.get("config") == wanted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -121,6 +122,24 @@ def generate(root: str | os.PathLike, config: WorldConfig, seed: int = 0, worker
     atomic_write_json(root / "world.json", summary)
     summary["seconds"] = time.perf_counter() - started
     return summary
+
+
+def is_current(root: str | os.PathLike, config: WorldConfig, seed: int) -> bool:
+    """True when ``root/world.json`` records this renderer version, config and seed: the world there is
+    the one :func:`generate` would write, and may be reused instead of rewritten."""
+    path = Path(root) / "world.json"
+    if not path.exists():
+        return False
+    recorded = json.loads(path.read_text())
+    wanted = {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
+    same_renderer = recorded.get("generator_version") == GENERATOR_VERSION
+    return same_renderer and recorded.get("seed") == seed and recorded.get("config") == wanted
+
+
+def ensure_world(root: str | os.PathLike, config: WorldConfig, seed: int = 0, progress=None) -> dict | None:
+    """The world of ``config`` and ``seed`` under ``root``: written unless :func:`is_current` (a world
+    drawn by an older renderer is redrawn). Returns :func:`generate`'s summary, or None when reused."""
+    return None if is_current(root, config, seed) else generate(root, config, seed=seed, progress=progress)
 
 
 def for_every_view(write, root: Path, config: WorldConfig, scenes: list[SceneWorld], workers: int | None,
