@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+from pathlib import Path
 
 import numpy as np
 
@@ -15,6 +17,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "gpu": None,
+        "commit": _commit(),
     }
     try:
         import torch
@@ -35,3 +38,16 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _commit() -> str | None:
+    """The checkout's commit (with ``+dirty`` when files differ from it), so a figure names its code."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
