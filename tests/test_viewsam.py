@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from crmot.data.white_balance import view_gain
 from crmot.models.viewsam import ViewSAM, normalised_prompts
 from crmot.models.viewsam.appearance import BoxAppearance
 from crmot.models.viewsam.grounding import Grounding
+from crmot.models.viewsam.inputs import PIXEL_MEAN, PIXEL_STD, model_input
 from crmot.training.clips import NEGATIVE_IOU, box_iou, jittered_boxes, negative_boxes
 
 SENTENCES = ["a man in a red coat", "the woman with a blue hat and black trousers", "a person carrying a bag"]
@@ -25,6 +27,22 @@ def model() -> ViewSAM:
 def _frames(b: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     torch.manual_seed(1)
     return torch.rand(b, 3, 256, 256) * 2 - 1, torch.arange(b)
+
+
+def test_two_cameras_with_different_casts_give_the_model_the_same_colours():
+    """A scene of grey pavement with one red coat, filmed by two cameras of opposite casts: once each
+    view's white balance is applied, the model's inputs agree (a colour word means one colour in both)."""
+    scene = np.full((48, 64, 3), 120.0)
+    scene[10:30, 20:28] = (170, 30, 30)
+    scene += np.random.default_rng(0).normal(0, 2, scene.shape)
+    inputs = []
+    for cast in ((1.15, 1.0, 0.85), (0.85, 1.0, 1.15)):
+        frame = np.clip(scene * cast, 0, 255).astype(np.uint8)
+        pixels = model_input(frame, 32, view_gain(frame[None])) * PIXEL_STD + PIXEL_MEAN
+        inputs.append(pixels.numpy())
+        raw = model_input(frame, 32) * PIXEL_STD + PIXEL_MEAN
+    assert np.abs(inputs[0] - inputs[1]).max() < 0.03
+    assert np.abs(raw.numpy() - inputs[1]).max() > 0.1  # the casts differ far more than that
 
 
 def test_box_appearance_reads_only_inside_its_box():

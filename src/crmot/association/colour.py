@@ -1,8 +1,7 @@
 """Colour names in a perceptual space (CIE Lab), and per-view colour-cast normalisation.
 
-Every camera has its own gain and white balance; a red coat must read "red" in all of them. A view's
-cast is estimated from the median of the near-grey pixels of frames sampled over the video (grey-world
-on the scene's neutral surfaces) and divided out before anything is named or compared.
+Every camera has its own gain and white balance; a red coat must read "red" in all of them. Crops are
+white-balanced per view (``crmot.data.white_balance``) before anything is named or compared.
 """
 
 from __future__ import annotations
@@ -61,23 +60,6 @@ def surface_lab(lab: np.ndarray) -> np.ndarray:
 def garment_names(rgb: np.ndarray) -> np.ndarray:
     """(N, 3) RGB pixels of one garment in one crop -> (len(COLOUR_NAMES),) name memberships."""
     return name_probabilities(surface_lab(srgb_to_lab(rgb))).mean(0)
-
-
-#: Pixels used to estimate a view's colour cast: neither dark nor blown out, and nearly grey (their
-#: channels within this share of the brightest one), so that grass or a painted wall does not count.
-NEUTRAL_SPREAD = 0.4
-
-
-def view_gain(frames: np.ndarray) -> np.ndarray:
-    """Per-channel gain (3,) that maps a view's median near-grey colour to grey (its colour cast
-    removed). Grey-world over every pixel fails where one colour fills the scene (a lawn turned every
-    person pink), so only near-grey pixels vote: pavement, walls, sky; all pixels when too few are grey."""
-    pixels = frames.reshape(-1, 3).astype(np.float32)
-    brightest, darkest = pixels.max(axis=1), pixels.min(axis=1)
-    neutral = (brightest > 40) & (brightest < 245) & (brightest - darkest <= NEUTRAL_SPREAD * brightest)
-    voters = pixels[neutral] if neutral.mean() >= 0.05 else pixels
-    median = np.maximum(np.median(voters, axis=0), 1.0)
-    return (median.mean() / median).astype(np.float32)
 
 
 def skin_like(lab: np.ndarray) -> np.ndarray:

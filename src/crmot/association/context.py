@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from crmot.association.appearance import collect_crops, pool
-from crmot.association.colour import view_gain
 from crmot.association.records import Tracklet
 from crmot.crops import Embedder
 from crmot.data.crtrack import Scene
 from crmot.data.frames import read_frame
+from crmot.data.white_balance import view_gain
 from crmot.tracklets.types import VideoSource
 
 

@@ -18,6 +18,7 @@ from crmot.data import masks as rle
 from crmot.data.crtrack import Scene
 from crmot.data.frames import read_frame
 from crmot.data.tracks import Tracks
+from crmot.data.white_balance import sample_view_gain
 from crmot.models.viewsam import IDENTITY_DIM, ViewSAM, normalised_prompts
 from crmot.models.viewsam.inputs import model_input
 
@@ -57,6 +58,7 @@ def predict_scene(model: ViewSAM, scene: Scene, prompts: dict[int, Tracks], sent
     batch_size = config.expression_batch
     texts = [model.encode_text(sentences[i:i + batch_size]) for i in range(0, len(sentences), batch_size)]
     views = [v for v in scene.views if len(prompts[v.index])]
+    gains = {v.index: sample_view_gain(v) for v in views}
     with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
         last = min(last_frame or scene.num_frames, scene.num_frames)
         for start in range(1, last + 1, config.window):
@@ -71,7 +73,7 @@ def predict_scene(model: ViewSAM, scene: Scene, prompts: dict[int, Tracks], sent
                     found = np.flatnonzero(tracks.frames == f)
                     if not len(found):
                         continue
-                    images.append(model_input(read_frame(v, f), size))
+                    images.append(model_input(read_frame(v, f), size, gains[v.index]))
                     camera.append(v.index - 1)
                     boxes.append(torch.from_numpy(np.clip(tracks.xyxy[found] / scale, 0, 1)).float())
                     rows.append((v.index, found))

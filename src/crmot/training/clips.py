@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from crmot.data import masks as rle
 from crmot.data.crtrack import CRTrackFormatError, Scene, list_scenes, load_scene
 from crmot.data.frames import read_frame
+from crmot.data.white_balance import sample_view_gain
 from crmot.models.viewsam.inputs import normalise, to_pixels
 
 #: A label box cut by an augmentation crop is kept if this share of it remains.
@@ -67,6 +68,7 @@ class ClipDataset(Dataset):
         if not self.refs:
             raise CRTrackFormatError(Path(label_root), f"no training clip in split {split!r}")
         self._masks: dict[tuple[int, int], list[dict] | None] = {}
+        self._gains: dict[tuple[int, int], np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -84,8 +86,9 @@ class ClipDataset(Dataset):
             width, height = image_view.seqinfo.width, image_view.seqinfo.height
             crop, flip, gain = self._augmentation(rng, width, height)
             masks = self._view_masks(ref.scene, v, label_view)
+            white = self._view_gain(ref.scene, v, image_view)
             for frame in frames:
-                picture = to_pixels(Image.fromarray(read_frame(image_view, frame)).crop(crop), self.image_size)
+                picture = to_pixels(Image.fromarray(read_frame(image_view, frame)).crop(crop), self.image_size, white)
                 picture = (picture * gain).clamp(0, 1)
                 pixels.append(normalise(picture.flip(-1) if flip else picture))
                 views.append(v)
@@ -103,6 +106,12 @@ class ClipDataset(Dataset):
         x0, y0 = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
         gain = torch.from_numpy(rng.uniform(0.9, 1.1, 3).astype(np.float32)).view(3, 1, 1) * float(rng.uniform(0.85, 1.15))
         return (x0, y0, x0 + w, y0 + h), bool(rng.random() < 0.5), gain
+
+    def _view_gain(self, scene: int, view: int, image_view) -> np.ndarray:
+        """The view's white balance, as inference applies it (estimated once per view)."""
+        if (scene, view) not in self._gains:
+            self._gains[(scene, view)] = sample_view_gain(image_view)
+        return self._gains[(scene, view)]
 
     def _view_masks(self, scene: int, view: int, label_view) -> list[dict] | None:
         key = (scene, view)
