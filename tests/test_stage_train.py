@@ -15,6 +15,7 @@ import torch
 
 from crmot.data import crtrack
 from crmot.models.viewsam import NO_MASK_LOGIT, ViewSAM
+from crmot.models.viewsam.checkpoint import load_viewsam
 from crmot.stages.train import ViewSAMModule
 from crmot.stages.train import main as train
 from crmot.training.clips import ClipDataset
@@ -131,6 +132,20 @@ def test_weak_training_never_reads_the_data_roots_labels(tiny_root, tmp_path, mo
     monkeypatch.setattr(rle, "read_jsonl", guarded_masks)
     _fit(tiny_root, tmp_path / "run", "--trainer.max_steps", "1", labels=labels)
     assert (tmp_path / "run/checkpoints/last.ckpt").is_file()
+
+
+def test_words_no_training_expression_had_are_left_out_of_the_referring_and(tiny_root, tmp_path):
+    """The checkpoint keeps the training expressions' vocabulary; at inference a word outside it is
+    read as context but carries no weight in the referring head, every trained word does."""
+    _fit(tiny_root, tmp_path / "run", "--trainer.max_steps", "1")
+    model, _ = load_viewsam(tmp_path / "run/checkpoints/last.ckpt")
+    trained = ClipDataset(tiny_root, tiny_root, image_size=256).sentences()
+    real = model.text.tokens(trained)[1]
+    assert model.vocabulary and (model.known_words(trained, real) | ~real).all()
+    unseen = model.encode_text([trained[0], trained[0] + " riding a zeppelin past a quasar"]).mask
+    words = len(model.text.token_ids([trained[0]])[0])
+    assert unseen[0, :words].all() and unseen[1, :words].all()
+    assert unseen[1].sum() == words + 3  # "riding", "a", "a" were trained; "zeppelin", "past", "quasar" never
 
 
 def test_the_real_configuration_without_sam2_weights_names_the_setting(tiny_root, tmp_path, capsys):

@@ -53,6 +53,10 @@ class SentenceEncoder(torch.nn.Module):
         hidden = self.model(**batch).last_hidden_state
         return hidden, batch["attention_mask"].bool()
 
+    def token_ids(self, sentences: list[str], max_length: int = 48) -> list[list[int]]:
+        """Per sentence, the ids of the tokens :meth:`tokens` gives features for, in order."""
+        return self.tokenizer(sentences, truncation=True, max_length=max_length)["input_ids"]
+
     @torch.no_grad()
     def encode(self, sentences: list[str]) -> torch.Tensor:
         """(B, D) unit sentence vectors."""

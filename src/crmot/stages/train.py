@@ -49,6 +49,9 @@ class ViewSAMModule(L.LightningModule):
 
     def on_fit_start(self) -> None:
         print_parameter_table(self.model)
+        data = getattr(self.trainer, "datamodule", None)
+        if data is not None and getattr(data, "dataset", None) is not None:
+            self.model.learn_vocabulary(data.dataset.sentences())
 
     def forward(self, clip: dict) -> dict[str, torch.Tensor]:
         prompts = normalised_prompts([t["prompts"] for t in clip["targets"]], self.device)
@@ -86,7 +89,8 @@ class ViewSAMModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         keep = self.trainable_keys()
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
-        checkpoint["viewsam"] = {"name": self.model.name, "parameters": self.model.parameter_table()}
+        checkpoint["viewsam"] = {"name": self.model.name, "parameters": self.model.parameter_table(),
+                                 "vocabulary": sorted(self.model.vocabulary or ())}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         expected = self.trainable_keys()

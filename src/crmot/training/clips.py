@@ -73,6 +73,10 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.refs)
 
+    def sentences(self) -> list[str]:
+        """Every expression of every training scene (the words the model can learn)."""
+        return [e.sentence for _, labels in self.scenes for e in labels.expressions]
+
     def __getitem__(self, key: tuple[int, int]) -> dict:
         epoch, index = key
         ref = self.refs[index]

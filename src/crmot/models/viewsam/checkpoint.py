@@ -46,5 +46,7 @@ def load_viewsam(path: str | Path, map_location: str | torch.device = "cpu") -> 
     state = {k[len(PREFIX):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(PREFIX)}
     check_fits(trainable_shapes(model), {k: v.shape for k, v in state.items()}, f"{model.name} ({path})")
     model.load_state_dict(state, strict=False)
+    vocabulary = checkpoint["viewsam"].get("vocabulary")
+    model.vocabulary = frozenset(vocabulary) if vocabulary else None
     return model, {"path": str(path), "name": model.name, "global_step": checkpoint.get("global_step"),
                    "epoch": checkpoint.get("epoch"), "hparams": {k: hparams.get(k) for k in MODEL_ARGUMENTS}}

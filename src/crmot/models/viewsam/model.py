@@ -88,6 +88,9 @@ class ViewSAM(nn.Module):
         feature_dim, width = self.sam.hidden_dim, self.size.width
         self.text, text_dim = build_text_encoder(text_encoder, width, text_checkpoint)
         self.text_kind = text_encoder
+        #: ids of the tokens of the training expressions (None: every word counts); set by training and
+        #: kept in the checkpoint
+        self.vocabulary: frozenset[int] | None = None
         self.text_proj = nn.Sequential(nn.Linear(text_dim, width), nn.LayerNorm(width))
         self.text_adapter = nn.TransformerEncoderLayer(width, 4, 2 * width, dropout=0.0, batch_first=True,
                                                        norm_first=True)
@@ -170,9 +173,27 @@ class ViewSAM(nn.Module):
 
     # ------------------------------------------------------------------ expressions
     def encode_text(self, sentences: list[str]) -> Text:
+        """The words of ``sentences`` in context; those outside the training vocabulary are read as
+        context but left out of the referring head's AND: a word no training expression had was never
+        grounded, and its untrained match would favour some candidates over others at random."""
         tokens, mask = self.text.tokens(list(sentences))
         words = self.text_adapter(self.text_proj(tokens.float()), src_key_padding_mask=~mask)
-        return Text(words, mask)
+        return Text(words, mask & self.known_words(sentences, mask))
+
+    def learn_vocabulary(self, sentences: list[str]) -> None:
+        """Record the tokens of the training expressions (see :meth:`encode_text`)."""
+        ids = self.text.token_ids(list(sentences))
+        self.vocabulary = None if ids is None else frozenset(i for row in ids for i in row)
+
+    def known_words(self, sentences: list[str], mask: torch.Tensor) -> torch.Tensor:
+        """(E, L) True for tokens of the training vocabulary (all True when none is recorded)."""
+        ids = self.text.token_ids(list(sentences)) if self.vocabulary else None
+        if ids is None:
+            return torch.ones_like(mask)
+        known = torch.zeros_like(mask)
+        for e, row in enumerate(ids):
+            known[e, : len(row)] = torch.tensor([i in self.vocabulary for i in row[: mask.shape[1]]], dtype=torch.bool)
+        return known
 
     def refer(self, encoded: Encoded, parts: torch.Tensor, text: Text) -> torch.Tensor:
         """(B, E, N) log-probability that expression e refers to prompt n of image b: the words as

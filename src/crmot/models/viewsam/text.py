@@ -36,6 +36,9 @@ class WordEncoder(nn.Module):
             out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         return out
 
+    def token_ids(self, sentences: list[str]) -> list[list[int]]:
+        return [[i for i in row if i > 0] for row in self.tokenize(sentences).tolist()]
+
     def tokens(self, sentences: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         ids = self.tokenize(sentences).to(self.position.device)
         mask = ids > 0
@@ -71,6 +74,11 @@ class CachedTokens(nn.Module):
         super().__init__()
         self.encoder, self.limit = encoder, limit
         self.cache: dict[str, torch.Tensor] = {}
+
+    def token_ids(self, sentences: list[str]) -> list[list[int]] | None:
+        """Per sentence, the ids of its real tokens in the order of :meth:`tokens`; None for an
+        encoder whose tokens are not words (open_clip gives one sentence token)."""
+        return self.encoder.token_ids(sentences) if hasattr(self.encoder, "token_ids") else None
 
     def tokens(self, sentences: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         new = [s for s in dict.fromkeys(sentences) if s not in self.cache]
