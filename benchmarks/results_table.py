@@ -90,7 +90,20 @@ def _eval(r: dict) -> str:
             + ", ".join(f"{k} {v:,.0f}" for k, v in r.get("boxes_per_s", {}).items()) + ".")
 
 
-SECTIONS = {"accuracy": _accuracy, "pseudolabels": _pseudolabels, "tracklets": _tracklets, "train": _train,
+def _viewsam_ablation(r: dict) -> str:
+    names = list(r["variants"])
+    rows = ["## ViewSAM ablation on the validation worlds (CVRIDF1 / CVRMA, test split)\n",
+            "\n".join(f"- `{k}`: {v}" for k, v in r["variants"].items()) + "\n",
+            "| world | training-free | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for world, figures in r["results"].items():
+        cells = [f"{figures[n]['CVRIDF1']:.2f} / {figures[n]['CVRMA']:.2f}" if n in figures else "-" for n in names]
+        tf = figures["training-free"]
+        rows.append(f"| {world} | {tf['CVRIDF1']:.2f} / {tf['CVRMA']:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+SECTIONS = {"accuracy": _accuracy, "viewsam_ablation": _viewsam_ablation, "pseudolabels": _pseudolabels,
+            "tracklets": _tracklets, "train": _train,
             "infer": _infer, "eval": _eval}
 
 if __name__ == "__main__":
