@@ -41,12 +41,14 @@ def _cpu_name() -> str:
 
 
 def _commit() -> str | None:
-    """The checkout's commit (with ``+dirty`` when files differ from it), so a figure names its code."""
+    """The checkout's commit (with ``+dirty`` when files other than the results differ from it), so a
+    figure names its code."""
     here = Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/",
+                                ":(exclude,top)benchmarks/results"], cwd=here,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
