@@ -52,6 +52,11 @@ def on_rank_zero(trainer, what: str) -> FrameProgress | None:
     return FrameProgress(None, what).start() if trainer.is_global_zero else None
 
 
+def for_item(progress: FrameProgress | None, item: str) -> Callable[[int, int], None] | None:
+    """``advance(done, total)`` of one item's bar (None without a bar: the stage's workers other than rank 0)."""
+    return None if progress is None else (lambda done, total: progress.advance(item, done, total))
+
+
 def stop(progress: FrameProgress | None) -> None:
     if progress is not None:
         progress.stop()

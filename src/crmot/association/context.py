@@ -9,7 +9,7 @@ from crmot.association.records import Tracklet
 from crmot.crops import Embedder
 from crmot.data.crtrack import Scene
 from crmot.data.frames import read_frame
-from crmot.data.white_balance import view_gain
+from crmot.data.white_balance import sample_view_gain
 from crmot.tracklets.types import VideoSource
 
 
@@ -20,7 +20,7 @@ class SceneContext:
         self.scene = scene
         self.views = [v.index for v in scene.views]
         self.sizes = {v.index: (v.seqinfo.height, v.seqinfo.width) for v in scene.views}
-        self.gains = {k: view_gain(self.video(k).spread(gain_frames)) for k in self.views}
+        self.gains = {k: sample_view_gain(scene.view(k), gain_frames) for k in self.views}
 
     def read(self, view: int, frame: int) -> np.ndarray:
         return read_frame(self.scene.view(view), frame)

@@ -27,6 +27,12 @@ def read_frame(view: View, frame: int) -> np.ndarray:
     return rgb
 
 
+def spread_frames(num_frames: int, count: int) -> np.ndarray:
+    """At most ``count`` 1-based frame numbers spread evenly over ``num_frames`` (first and last included):
+    a sample of a video whose size does not grow with its length."""
+    return np.unique(np.linspace(1, num_frames, min(count, num_frames)).round().astype(int))
+
+
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
     """(H, W, 3) uint8 RGB as JPEG bytes (frames of generated and imported roots alike)."""
     buffer = io.BytesIO()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from crmot.data.crtrack import View
-from crmot.data.frames import read_frame
+from crmot.data.frames import read_frame, spread_frames
 
 #: Pixels that vote: neither dark nor blown out, and nearly grey (their channels within this share of
 #: the brightest one), so that grass or a painted wall does not count.
@@ -34,5 +34,4 @@ def view_gain(frames: np.ndarray) -> np.ndarray:
 
 def sample_view_gain(view: View, count: int = GAIN_FRAMES) -> np.ndarray:
     """:func:`view_gain` of ``count`` frames spread evenly over ``view`` (memory bounded on long videos)."""
-    frames = np.unique(np.linspace(1, view.num_frames, min(count, view.num_frames)).round().astype(int))
-    return view_gain(np.stack([read_frame(view, int(f)) for f in frames]))
+    return view_gain(np.stack([read_frame(view, int(f)) for f in spread_frames(view.num_frames, count)]))

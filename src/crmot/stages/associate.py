@@ -105,8 +105,7 @@ class AssociationModule(L.LightningModule):
             return out
         start = time.perf_counter()
         stage1 = {v.index: read_tracklets(source, v.index) for v in scene.views if rows_path(source, v.index).exists()}
-        bars = getattr(self, "progress", None)
-        advance = (lambda done, total: bars.advance(f"{scene.split}/{scene.name}", done, total)) if bars else None
+        advance = progress.for_item(getattr(self, "progress", None), f"{scene.split}/{scene.name}")
         out.result = associate_scene(scene, stage1, self.embedder, self.segmenter, self.describer, self.association,
                                      progress=advance)
         out.seconds = time.perf_counter() - start

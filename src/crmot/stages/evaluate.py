@@ -108,8 +108,7 @@ class EvaluationModule(L.LightningModule):
             return out
         start = time.perf_counter()
         sentences = [e.sentence for e in scene.expressions]
-        bars = getattr(self, "progress", None)
-        advance = (lambda done, total: bars.advance(f"{scene.split}/{scene.name}", done, total)) if bars else None
+        advance = progress.for_item(getattr(self, "progress", None), f"{scene.split}/{scene.name}")
         views = predict_scene(self.model, scene, prompts, sentences, self.candidates, self.device, progress=advance)
         if advance is not None:
             advance(scene.num_frames, scene.num_frames)

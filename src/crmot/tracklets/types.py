@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crmot.data.frames import spread_frames
 from crmot.data.tracks import Tracks
 
 _READ_THREADS = 8  # frames decoded at once, at most (fewer on machines with fewer cores)
@@ -49,7 +50,7 @@ class VideoSource:
     def spread(self, count: int) -> np.ndarray:
         """``frames[T, H, W, 3]``: at most ``count`` frames spread evenly over the whole video (a
         sample whose memory does not grow with its length), decoded by threads."""
-        frames = np.unique(np.linspace(1, self.num_frames, min(count, self.num_frames)).round().astype(int))
+        frames = spread_frames(self.num_frames, count)
         with _readers() as pool:
             return np.stack(list(pool.map(self.read, frames.tolist())))
 

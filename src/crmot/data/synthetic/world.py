@@ -115,7 +115,7 @@ def generate(root: str | os.PathLike, config: WorldConfig, seed: int = 0, worker
         "generator": GENERATOR,
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
-        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()},
+        "config": _config_record(config),
         "scenes": {s.name: {"split": s.split, "views": len(s.cameras), "people": len(s.people)} for s in scenes},
         "gt_boxes": int(sum(rows)),
     }
@@ -131,9 +131,13 @@ def is_current(root: str | os.PathLike, config: WorldConfig, seed: int) -> bool:
     if not path.exists():
         return False
     recorded = json.loads(path.read_text())
-    wanted = {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
     same_renderer = recorded.get("generator_version") == GENERATOR_VERSION
-    return same_renderer and recorded.get("seed") == seed and recorded.get("config") == wanted
+    return same_renderer and recorded.get("seed") == seed and recorded.get("config") == _config_record(config)
+
+
+def _config_record(config: WorldConfig) -> dict:
+    """``config`` as ``world.json`` records it (tuples as JSON lists, so a read-back compares equal)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
 
 
 def ensure_world(root: str | os.PathLike, config: WorldConfig, seed: int = 0, progress=None) -> dict | None:

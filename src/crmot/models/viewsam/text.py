@@ -74,11 +74,19 @@ class CachedTokens(nn.Module):
         super().__init__()
         self.encoder, self.limit = encoder, limit
         self.cache: dict[str, torch.Tensor] = {}
+        self.ids: dict[str, list[int]] = {}
 
     def token_ids(self, sentences: list[str]) -> list[list[int]] | None:
-        """Per sentence, the ids of its real tokens in the order of :meth:`tokens`; None for an
-        encoder whose tokens are not words (open_clip gives one sentence token)."""
-        return self.encoder.token_ids(sentences) if hasattr(self.encoder, "token_ids") else None
+        """Per sentence, the ids of its real tokens in the order of :meth:`tokens` (kept like the
+        features); None for an encoder whose tokens are not words (open_clip gives one sentence token)."""
+        if not hasattr(self.encoder, "token_ids"):
+            return None
+        new = [s for s in dict.fromkeys(sentences) if s not in self.ids]
+        if new:
+            if len(self.ids) + len(new) > self.limit:
+                self.ids.clear()
+            self.ids.update(zip(new, self.encoder.token_ids(new)))
+        return [self.ids[s] for s in sentences]
 
     def tokens(self, sentences: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         new = [s for s in dict.fromkeys(sentences) if s not in self.cache]

@@ -31,7 +31,7 @@ class ClassicalBackend(SegmentationBackend):
     def __init__(self, config: ClassicalConfig | None = None) -> None:
         self.config = config or ClassicalConfig()
         self.detector = ClassicalDetector(self.config)
-        self._calibrations: dict = {}
+        self._calibrations: OrderedDict = OrderedDict()
         self._frames: OrderedDict = OrderedDict()
 
     def setup(self, device: torch.device) -> None:
@@ -76,8 +76,8 @@ class ClassicalBackend(SegmentationBackend):
             found = self.detector.people(images, view, blobs, light)
             for t, frame in enumerate(frames):
                 known[frame] = ([(0, y0, x0, b) for u, y0, x0, b in blobs if u == t], found[t])
-                if video.path:
-                    self._remember((key, frame, relax), known[frame])
+                if video.path:  # identities of a scene, and the next round, ask for the same frames again
+                    _keep(self._frames, (key, frame, relax), known[frame], _FRAMES_KEPT)
         rows = []
         for frame in asked:
             own, found = known[frame]
@@ -86,14 +86,6 @@ class ClassicalBackend(SegmentationBackend):
             if row is not None:
                 rows.append((frame, *row))
         return rows
-
-    def _remember(self, key: tuple, value: tuple) -> None:
-        """Keep a frame's blobs and people: the identities of a scene ask for the same frames of a view
-        (and the next round asks again), so each frame goes through the per-pixel work once."""
-        self._frames[key] = value
-        self._frames.move_to_end(key)
-        while len(self._frames) > _FRAMES_KEPT:
-            self._frames.popitem(last=False)
 
     def _answer(self, height: int, width: int, view: ViewModel, blobs: list, found: list[Detection], box: np.ndarray,
                 held: list[np.ndarray]) -> tuple[float, dict] | None:
@@ -114,14 +106,20 @@ class ClassicalBackend(SegmentationBackend):
         """``calibrate`` once per video (re-prompting asks many times for the same view)."""
         key = self._video_key(video)
         if key not in self._calibrations:
-            if len(self._calibrations) >= _CALIBRATIONS_KEPT:
-                self._calibrations.pop(next(iter(self._calibrations)))
-            self._calibrations[key] = self.detector.calibrate(video)
+            _keep(self._calibrations, key, self.detector.calibrate(video), _CALIBRATIONS_KEPT)
         return self._calibrations[key]
 
     @staticmethod
     def _video_key(video: VideoSource) -> tuple:
         return (str(video.path(1)) if video.path else id(video), video.num_frames)
+
+
+def _keep(cache: OrderedDict, key, value, limit: int) -> None:
+    """Put ``value`` in ``cache``, dropping the oldest entries beyond ``limit`` (memory stays bounded)."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
 
 
 def _tracklets(detections: list[tuple[int, Detection]], owner: dict[int, int]) -> Tracklets:
