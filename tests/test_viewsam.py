@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from crmot.data.white_balance import view_gain
+from crmot.inference.candidates import read_frames
 from crmot.models.viewsam import ViewSAM, normalised_prompts
 from crmot.models.viewsam.appearance import BoxAppearance
 from crmot.models.viewsam.grounding import Grounding
@@ -124,3 +125,24 @@ def test_jittered_prompts_stay_near_their_labels_and_negatives_away_from_them():
     negatives = negative_boxes(labels, 40, np.random.default_rng(0))
     assert len(negatives) > 10 and box_iou(negatives, labels).max() <= NEGATIVE_IOU
     assert np.all((negatives >= 0) & (negatives <= 1))
+
+
+def test_the_flipped_reading_is_the_same_for_a_frame_and_its_mirror_image(model):
+    """With ``flip``, each box's reading averages the frame and its mirror image, so a mirrored frame
+    (boxes mirrored too) reads the same; without it the two differ (the model is not symmetric)."""
+    images, views = _frames()
+    boxes = [torch.tensor([[0.2, 0.3, 0.35, 0.8], [0.6, 0.2, 0.7, 0.6]]), torch.tensor([[0.1, 0.1, 0.2, 0.4]])]
+    mirrored = [torch.stack([1 - b[:, 2], b[:, 1], 1 - b[:, 0], b[:, 3]], 1) for b in boxes]
+    texts = [model.encode_text(SENTENCES)]
+    with torch.no_grad():
+        shot = read_frames(model, images, views, boxes, texts, flip=True)
+        mirror = read_frames(model, images.flip(-1), views, mirrored, texts, flip=True)
+        plain = read_frames(model, images, views, boxes, texts, flip=False)
+        plain_mirror = read_frames(model, images.flip(-1), views, mirrored, texts, flip=False)
+    for key in ("objectness", "identity", "refer"):
+        assert torch.allclose(shot[key], mirror[key], atol=1e-4), key
+    for key in ("objectness", "refer"):
+        assert torch.allclose(shot[key], (plain[key] + plain_mirror[key]) / 2, atol=1e-5), key
+    assert not torch.allclose(plain["refer"], plain_mirror["refer"], atol=1e-4)
+    assert torch.allclose(shot["identity"].norm(dim=-1), torch.ones(2, 2))
+    assert torch.allclose(shot["masks"], plain["masks"], atol=1e-4)  # masks from the frame as shot

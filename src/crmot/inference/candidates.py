@@ -5,6 +5,10 @@ frames of all views, the expression-free part (frozen SAM2, view conditioning, c
 runs once; the referring head then scores every expression against every box, so a scene with many
 expressions costs hardly more than one with a few. Only compact rows are kept (one mask RLE per
 box), so memory grows with the number of boxes, never with pixels or frames.
+
+With ``flip``, every frame is also read mirrored (training flips frames, so a mirrored camera is one
+the model knows) and the two readings are averaged: the referring probability, objectness and
+identity of a box then rest on two looks at it, at twice the cost. Masks come from the frame as shot.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from crmot.models.viewsam.inputs import model_input
 class CandidateConfig:
     window: int = 8  # frames per view encoded together (bounded memory on long videos)
     expression_batch: int = 32  # expressions scored together (memory grows with it)
+    flip: bool = True  # also read each frame mirrored and average the two readings
 
 
 @dataclass
@@ -79,16 +84,35 @@ def predict_scene(model: ViewSAM, scene: Scene, prompts: dict[int, Tracks], sent
                     rows.append((v.index, found))
             if not images:
                 continue
-            encoded = model.encode(torch.stack(images).to(device), torch.tensor(camera, device=device))
-            out = model.describe(encoded, normalised_prompts(boxes, device))
-            probability = [model.refer(encoded, out["parts"], text).float().exp() for text in texts]
+            out = read_frames(model, torch.stack(images).to(device), torch.tensor(camera, device=device), boxes, texts,
+                        config.flip)
             for b, (k, found) in enumerate(rows):
                 n = len(found)
-                objectness[k][found] = out["objectness"][b, :n].float().sigmoid().cpu().numpy()
-                identity[k][found] = out["identity"][b, :n].float().cpu().numpy()
-                if probability:
-                    refer[k][found] = torch.cat([p[b, :, :n] for p in probability]).T.cpu().numpy()
+                objectness[k][found] = out["objectness"][b, :n].cpu().numpy()
+                identity[k][found] = out["identity"][b, :n].cpu().numpy()
+                if texts:
+                    refer[k][found] = out["refer"][b, :, :n].T.cpu().numpy()
                 binary = (out["masks"][b, :n] > 0).cpu().numpy()
                 for i, row in enumerate(found.tolist()):
                     masks[k][row] = rle.encode(binary[i])
     return {k: ViewRows(prompts[k], objectness[k], identity[k], refer[k], masks[k]) for k in prompts}
+
+
+def read_frames(model: ViewSAM, images: torch.Tensor, camera: torch.Tensor, boxes: list[torch.Tensor], texts: list,
+          flip: bool) -> dict[str, torch.Tensor]:
+    """ViewSAM's reading of B frames' boxes as probabilities: objectness (B, N), identity (B, N, 128),
+    refer (B, E, N) and mask logits (B, N, m, m); with ``flip`` averaged with the mirrored frames'."""
+    if flip:
+        mirrored = [torch.stack([1 - b[:, 2], b[:, 1], 1 - b[:, 0], b[:, 3]], 1) for b in boxes]
+        images, camera, boxes = torch.cat([images, images.flip(-1)]), camera.repeat(2), boxes + mirrored
+    encoded = model.encode(images, camera)
+    out = model.describe(encoded, normalised_prompts(boxes, images.device))
+    refer = [model.refer(encoded, out["parts"], text).float().exp() for text in texts]
+    read = {"objectness": out["objectness"].float().sigmoid(), "identity": out["identity"].float(),
+            "refer": torch.cat(refer, 1) if refer else None, "masks": out["masks"]}
+    if not flip:
+        return read
+    half = len(images) // 2
+    averaged = {k: (v[:half] + v[half:]) / 2 for k, v in read.items() if k != "masks" and v is not None}
+    averaged["identity"] = torch.nn.functional.normalize(averaged["identity"], dim=-1)
+    return {"refer": None, **averaged, "masks": read["masks"][:half]}

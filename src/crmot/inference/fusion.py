@@ -34,8 +34,11 @@ from crmot.inference.candidates import ViewRows
 
 @dataclass
 class FusionConfig:
-    objectness: float = 0.5  # least mean objectness of a tracklet that is kept
-    identity_threshold: float = 0.5  # least mean affinity of the tracklets in one identity
+    #: least mean objectness of a tracklet that is kept. Low: a model trained on pseudo labels is unsure
+    #: of the people its teacher missed (drawn as negatives in training), and dropping a person costs
+    #: every expression about them, while a kept speck of floor is rarely the best answer to any
+    objectness: float = 0.2
+    identity_threshold: float = 0.4  # least mean affinity of the tracklets in one identity
     time_weight: float = 0.3  # share of a cross-view affinity given to the overlap of the two time spans
     geometry_weight: float = 0.3  # share given to where the two stand (view-to-view homography of the feet)
     geometry_sigma: float = 0.5  # feet this far apart (in person heights) halve-ish the geometric evidence

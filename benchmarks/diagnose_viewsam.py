@@ -1,0 +1,126 @@
+"""Where a trained ViewSAM loses: its own answer against answers with one part replaced by the truth.
+
+    python benchmarks/diagnose_viewsam.py --data WORLD --tracklets RUN/tracklets --checkpoint CKPT [--split test]
+
+ViewSAM reads every stage-1 box once (:func:`crmot.inference.candidates.predict_scene`); the fusion
+then forms cross-view identities and answers each expression. Four answers, all from the same
+reading and the same fusion settings, scored like ``make eval``:
+
+- ``model``: ViewSAM's own identities and referring probabilities (what ``make eval`` scores);
+- ``oracle identities``: stage-1 tracklets grouped by the GT object most of their boxes cover
+  (IoU > 0.5), ViewSAM's referring;
+- ``oracle referring``: ViewSAM's identities, each box's referring probability 1 when the GT object
+  it covers is referred to, else 0;
+- ``oracle both``: the ceiling that stage 1's tracklets leave.
+
+The GT of the split is read here only: this is a diagnosis of a trained model, never part of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine  # noqa: E402
+
+from crmot.data.boxes import iou_matrix  # noqa: E402
+from crmot.data.crtrack import Scene, list_scenes, load_scene  # noqa: E402
+from crmot.data.expression_files import write_predictions  # noqa: E402
+from crmot.data.tracks import Tracks, read_tracks  # noqa: E402
+from crmot.inference.candidates import CandidateConfig, ViewRows, predict_scene  # noqa: E402
+from crmot.inference.fusion import FusionConfig, Identity, answer, identities  # noqa: E402
+from crmot.io import atomic_write_json  # noqa: E402
+from crmot.metrics.evaluate import evaluate  # noqa: E402
+from crmot.models.viewsam.checkpoint import load_viewsam  # noqa: E402
+from crmot.tracklets.io import rows_path  # noqa: E402
+
+#: A stage-1 box covers a GT object when their IoU exceeds this (the metrics' own threshold).
+COVER_IOU = 0.5
+MODES = ("model", "oracle identities", "oracle referring", "oracle both")
+
+
+def covered_objects(tracks: Tracks, gt: Tracks) -> np.ndarray:
+    """Per stage-1 row, the id of the GT object of its frame it covers best (IoU > ``COVER_IOU``), else -1."""
+    owner = np.full(len(tracks), -1)
+    for frame in np.unique(tracks.frames):
+        rows, truth = np.flatnonzero(tracks.frames == frame), np.flatnonzero(gt.frames == frame)
+        if not len(truth):
+            continue
+        iou = iou_matrix(tracks.boxes[rows], gt.boxes[truth])
+        best = iou.argmax(1)
+        covered = iou[np.arange(len(rows)), best] > COVER_IOU
+        owner[rows[covered]] = gt.ids[truth[best[covered]]]
+    return owner
+
+
+def oracle_identities(views: dict[int, ViewRows], owners: dict[int, np.ndarray], config: FusionConfig) -> list[Identity]:
+    """Tracklets kept by the fusion's objectness rule, grouped by the GT object most of their rows cover."""
+    groups: dict[tuple, dict[int, list[np.ndarray]]] = {}
+    for k, view in views.items():
+        for tid in np.unique(view.tracks.ids):
+            rows = np.flatnonzero(view.tracks.ids == tid)
+            if view.objectness[rows].mean() < config.objectness:
+                continue
+            ids, counts = np.unique(owners[k][rows], return_counts=True)
+            owner = int(ids[counts.argmax()])
+            key = ("object", owner) if owner >= 0 else ("none", k, int(tid))
+            groups.setdefault(key, {}).setdefault(k, []).append(rows)
+    return [Identity({k: np.sort(np.concatenate(parts)) for k, parts in per_view.items()}) for per_view in groups.values()]
+
+
+def answer_scene(scene: Scene, views: dict[int, ViewRows], mode: str, config: FusionConfig, out: Path) -> None:
+    owners = {k: covered_objects(views[k].tracks, scene.view(k).gt) for k in views}
+    objects = oracle_identities(views, owners, config) if "identities" in mode or "both" in mode \
+        else identities(views, config)
+    sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
+    for e, expression in enumerate(scene.expressions):
+        rows, fusion = views, config
+        if "referring" in mode or "both" in mode:
+            rows = {k: replace(v, refer=v.refer.copy()) for k, v in views.items()}
+            for k, view in rows.items():
+                view.refer[:, e] = np.isin(owners[k], expression.ids)
+            fusion = replace(config, relative_threshold=1.0)  # the truth needs no margin
+        for k, reply in answer(rows, objects, e, sizes, fusion).items():
+            write_predictions(out, expression.name, k, reply.tracks)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="dataset root with GT for --split")
+    parser.add_argument("--tracklets", type=Path, required=True, help="stage-1 output folder (RUN/tracklets)")
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--out", type=Path, default=None, help="JSON of the four scores (default: print only)")
+    args = parser.parse_args(argv)
+    model, _ = load_viewsam(str(args.checkpoint))
+    config, device = FusionConfig(), torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    read = []
+    for name in list_scenes(args.data, args.split):
+        scene = load_scene(args.data, args.split, name)
+        prompts = {v.index: read_tracks(rows_path(args.tracklets / args.split / name, v.index)) for v in scene.views}
+        read.append((scene, predict_scene(model, scene, prompts, [e.sentence for e in scene.expressions],
+                                          CandidateConfig(), device)))
+    scores = {}
+    for mode in MODES:
+        with tempfile.TemporaryDirectory() as folder:
+            for scene, views in read:
+                answer_scene(scene, views, mode, config, Path(folder))
+            mean = evaluate(args.data, folder, split=args.split)["mean"]
+        scores[mode] = {"CVRIDF1": round(mean["CVRIDF1"], 2), "CVRMA": round(mean["CVRMA"], 2)}
+        print(f"{mode:18s} CVRIDF1 {scores[mode]['CVRIDF1']:6.2f}  CVRMA {scores[mode]['CVRMA']:6.2f}", flush=True)
+    if args.out:
+        atomic_write_json(args.out, {"machine": machine(), "benchmark": "viewsam diagnosis", "model": model.name,
+                                     "checkpoint": str(args.checkpoint), "data": str(args.data),
+                                     "split": args.split, "scores": scores})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
