@@ -91,15 +91,34 @@ def _eval(r: dict) -> str:
 
 
 def _viewsam_ablation(r: dict) -> str:
-    names = list(r["variants"])
+    worlds = list(r["results"])
+    cell = lambda f: f"{f['CVRIDF1']:.2f} / {f['CVRMA']:.2f}"  # noqa: E731
     rows = ["## ViewSAM ablation on the validation worlds (CVRIDF1 / CVRMA, test split)\n",
             "\n".join(f"- `{k}`: {v}" for k, v in r["variants"].items()) + "\n",
-            "| world | training-free | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-    for world, figures in r["results"].items():
-        cells = [f"{figures[n]['CVRIDF1']:.2f} / {figures[n]['CVRMA']:.2f}" if n in figures else "-" for n in names]
-        tf = figures["training-free"]
-        rows.append(f"| {world} | {tf['CVRIDF1']:.2f} / {tf['CVRMA']:.2f} | " + " | ".join(cells) + " |")
+            "| variant | " + " | ".join(worlds) + " |", "|---|" + "---|" * len(worlds)]
+    for name in ["training-free", *r["variants"], *_extra_rows(r)]:
+        rows.append(f"| {name} | " + " | ".join(cell(r["results"][w][name]) if name in r["results"][w] else "-"
+                                               for w in worlds) + " |")
+    if "inference_grid" in r:
+        grid = r["inference_grid"]
+        seeds = list(grid["training-free"])
+        rows += ["", f"Inference settings: {grid['what']}.\n", "| setting | " + " | ".join(seeds) + " |",
+                 "|---|" + "---|" * len(seeds)]
+        for name, figures in {"training-free": grid["training-free"], **grid["rows"]}.items():
+            rows.append(f"| {name} | " + " | ".join(cell(figures[s]) for s in seeds) + " |")
+    if "diagnosis" in r:
+        diagnosis = {k: v for k, v in r["diagnosis"].items() if isinstance(v, dict)}
+        modes = list(next(iter(diagnosis.values())))
+        rows += ["", f"Diagnosis (CVRIDF1): {r['diagnosis']['what']}. {r['diagnosis'].get('note', '')}\n",
+                 "| checkpoint | " + " | ".join(modes) + " |", "|---|" + "---|" * len(modes)]
+        rows += [f"| {name} | " + " | ".join(f"{v[m]:.2f}" for m in modes) + " |" for name, v in diagnosis.items()]
     return "\n".join(rows)
+
+
+def _extra_rows(r: dict) -> list[str]:
+    """Result rows that are not variants of their own (e.g. a GT-trained twin of one)."""
+    known = {"training-free", *r["variants"]}
+    return list(dict.fromkeys(n for figures in r["results"].values() for n in figures if n not in known))
 
 
 SECTIONS = {"accuracy": _accuracy, "viewsam_ablation": _viewsam_ablation, "pseudolabels": _pseudolabels,
