@@ -35,7 +35,7 @@ from crmot.data.crtrack import Scene, list_scenes, load_scene  # noqa: E402
 from crmot.data.expression_files import write_predictions  # noqa: E402
 from crmot.data.tracks import Tracks, read_tracks  # noqa: E402
 from crmot.inference.candidates import CandidateConfig, ViewRows, predict_scene  # noqa: E402
-from crmot.inference.fusion import FusionConfig, Identity, answer, identities  # noqa: E402
+from crmot.inference.fusion import FusionConfig, Identity, answer, group, identities, kept_tracklets  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.metrics.evaluate import evaluate  # noqa: E402
 from crmot.models.viewsam.checkpoint import load_viewsam  # noqa: E402
@@ -43,7 +43,9 @@ from crmot.tracklets.io import rows_path  # noqa: E402
 
 #: A stage-1 box covers a GT object when their IoU exceeds this (the metrics' own threshold).
 COVER_IOU = 0.5
-MODES = ("model", "oracle identities", "oracle referring", "oracle both")
+#: What each answer takes from the truth: (identities, referring).
+MODES = {"model": (False, False), "oracle identities": (True, False), "oracle referring": (False, True),
+         "oracle both": (True, True)}
 
 
 def covered_objects(tracks: Tracks, gt: Tracks) -> np.ndarray:
@@ -62,27 +64,26 @@ def covered_objects(tracks: Tracks, gt: Tracks) -> np.ndarray:
 
 def oracle_identities(views: dict[int, ViewRows], owners: dict[int, np.ndarray], config: FusionConfig) -> list[Identity]:
     """Tracklets kept by the fusion's objectness rule, grouped by the GT object most of their rows cover."""
-    groups: dict[tuple, dict[int, list[np.ndarray]]] = {}
-    for k, view in views.items():
-        for tid in np.unique(view.tracks.ids):
-            rows = np.flatnonzero(view.tracks.ids == tid)
-            if view.objectness[rows].mean() < config.objectness:
-                continue
-            ids, counts = np.unique(owners[k][rows], return_counts=True)
-            owner = int(ids[counts.argmax()])
-            key = ("object", owner) if owner >= 0 else ("none", k, int(tid))
-            groups.setdefault(key, {}).setdefault(k, []).append(rows)
-    return [Identity({k: np.sort(np.concatenate(parts)) for k, parts in per_view.items()}) for per_view in groups.values()]
+    members = kept_tracklets(views, config)
+    keys: dict[tuple, int] = {}
+    labels = []
+    for k, rows in members:
+        ids, counts = np.unique(owners[k][rows], return_counts=True)
+        owner = int(ids[counts.argmax()])
+        key = ("object", owner) if owner >= 0 else ("none", len(labels))  # a tracklet on no object: alone
+        labels.append(keys.setdefault(key, len(keys)))
+    return group(members, labels)
 
 
-def answer_scene(scene: Scene, views: dict[int, ViewRows], mode: str, config: FusionConfig, out: Path) -> None:
-    owners = {k: covered_objects(views[k].tracks, scene.view(k).gt) for k in views}
-    objects = oracle_identities(views, owners, config) if "identities" in mode or "both" in mode \
-        else identities(views, config)
+def answer_scene(scene: Scene, views: dict[int, ViewRows], owners: dict[int, np.ndarray], mode: str,
+                 config: FusionConfig, out: Path) -> None:
+    """Every expression of ``scene`` answered as ``mode`` says; ``owners`` per view: :func:`covered_objects`."""
+    true_identities, true_referring = MODES[mode]
+    objects = oracle_identities(views, owners, config) if true_identities else identities(views, config)
     sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
     for e, expression in enumerate(scene.expressions):
         rows, fusion = views, config
-        if "referring" in mode or "both" in mode:
+        if true_referring:
             rows = {k: replace(v, refer=v.refer.copy()) for k, v in views.items()}
             for k, view in rows.items():
                 view.refer[:, e] = np.isin(owners[k], expression.ids)
@@ -108,11 +109,12 @@ def main(argv: list[str] | None = None) -> None:
         prompts = {v.index: read_tracks(rows_path(args.tracklets / args.split / name, v.index)) for v in scene.views}
         read.append((scene, predict_scene(model, scene, prompts, [e.sentence for e in scene.expressions],
                                           CandidateConfig(), device)))
+    owners = [{k: covered_objects(views[k].tracks, scene.view(k).gt) for k in views} for scene, views in read]
     scores = {}
     for mode in MODES:
         with tempfile.TemporaryDirectory() as folder:
-            for scene, views in read:
-                answer_scene(scene, views, mode, config, Path(folder))
+            for (scene, views), covered in zip(read, owners):
+                answer_scene(scene, views, covered, mode, config, Path(folder))
             mean = evaluate(args.data, folder, split=args.split)["mean"]
         scores[mode] = {"CVRIDF1": round(mean["CVRIDF1"], 2), "CVRMA": round(mean["CVRMA"], 2)}
         print(f"{mode:18s} CVRIDF1 {scores[mode]['CVRIDF1']:6.2f}  CVRMA {scores[mode]['CVRMA']:6.2f}", flush=True)

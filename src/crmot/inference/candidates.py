@@ -84,8 +84,8 @@ def predict_scene(model: ViewSAM, scene: Scene, prompts: dict[int, Tracks], sent
                     rows.append((v.index, found))
             if not images:
                 continue
-            out = read_frames(model, torch.stack(images).to(device), torch.tensor(camera, device=device), boxes, texts,
-                        config.flip)
+            out = read_frames(model, torch.stack(images).to(device), torch.tensor(camera, device=device), boxes,
+                              texts, config.flip)
             for b, (k, found) in enumerate(rows):
                 n = len(found)
                 objectness[k][found] = out["objectness"][b, :n].cpu().numpy()
@@ -99,9 +99,10 @@ def predict_scene(model: ViewSAM, scene: Scene, prompts: dict[int, Tracks], sent
 
 
 def read_frames(model: ViewSAM, images: torch.Tensor, camera: torch.Tensor, boxes: list[torch.Tensor], texts: list,
-          flip: bool) -> dict[str, torch.Tensor]:
+                flip: bool) -> dict[str, torch.Tensor]:
     """ViewSAM's reading of B frames' boxes as probabilities: objectness (B, N), identity (B, N, 128),
-    refer (B, E, N) and mask logits (B, N, m, m); with ``flip`` averaged with the mirrored frames'."""
+    refer (B, E, N) (None without ``texts``) and mask logits (B, N, m, m); with ``flip`` averaged with
+    the mirrored frames'."""
     if flip:
         mirrored = [torch.stack([1 - b[:, 2], b[:, 1], 1 - b[:, 0], b[:, 3]], 1) for b in boxes]
         images, camera, boxes = torch.cat([images, images.flip(-1)]), camera.repeat(2), boxes + mirrored
@@ -110,9 +111,9 @@ def read_frames(model: ViewSAM, images: torch.Tensor, camera: torch.Tensor, boxe
     refer = [model.refer(encoded, out["parts"], text).float().exp() for text in texts]
     read = {"objectness": out["objectness"].float().sigmoid(), "identity": out["identity"].float(),
             "refer": torch.cat(refer, 1) if refer else None, "masks": out["masks"]}
-    if not flip:
-        return read
-    half = len(images) // 2
-    averaged = {k: (v[:half] + v[half:]) / 2 for k, v in read.items() if k != "masks" and v is not None}
-    averaged["identity"] = torch.nn.functional.normalize(averaged["identity"], dim=-1)
-    return {"refer": None, **averaged, "masks": read["masks"][:half]}
+    if flip:
+        half = len(images) // 2
+        read = {k: v if v is None or k == "masks" else (v[:half] + v[half:]) / 2 for k, v in read.items()}
+        read["identity"] = torch.nn.functional.normalize(read["identity"], dim=-1)
+        read["masks"] = read["masks"][:half]  # from the frames as shot
+    return read

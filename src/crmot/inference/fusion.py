@@ -70,12 +70,7 @@ class Answer:
 
 def identities(views: dict[int, ViewRows], config: FusionConfig) -> list[Identity]:
     """The scene's cross-view identities, from ViewSAM's identity embeddings of its stage-1 tracklets."""
-    members = []
-    for k, view in views.items():
-        for tid in np.unique(view.tracks.ids):
-            rows = np.flatnonzero(view.tracks.ids == tid)
-            if view.objectness[rows].mean() >= config.objectness:
-                members.append((k, rows))
+    members = kept_tracklets(views, config)
     if not members:
         return []
     prototypes = np.stack([_prototype(views[k], rows) for k, rows in members])
@@ -85,12 +80,27 @@ def identities(views: dict[int, ViewRows], config: FusionConfig) -> list[Identit
         geometric = _with_geometry(members, views, labels, affinity, config)
         if geometric is not None:
             labels = cluster(geometric, config.identity_threshold)
+    return [identity for identity in group(members, labels.tolist()) if len(identity) >= config.min_rows]
+
+
+def kept_tracklets(views: dict[int, ViewRows], config: FusionConfig) -> list[tuple[int, np.ndarray]]:
+    """(view, rows) of every stage-1 tracklet whose mean objectness clears ``config.objectness``."""
+    members = []
+    for k, view in views.items():
+        for tid in np.unique(view.tracks.ids):
+            rows = np.flatnonzero(view.tracks.ids == tid)
+            if view.objectness[rows].mean() >= config.objectness:
+                members.append((k, rows))
+    return members
+
+
+def group(members: list[tuple[int, np.ndarray]], labels: list[int]) -> list[Identity]:
+    """One identity per label (in label order) of the tracklets ``members`` labelled ``labels``."""
     grouped: dict[int, dict[int, list[np.ndarray]]] = {}
-    for (k, rows), label in zip(members, labels.tolist()):
+    for (k, rows), label in zip(members, labels):
         grouped.setdefault(label, {}).setdefault(k, []).append(rows)
-    found = [Identity({k: np.sort(np.concatenate(parts)) for k, parts in per_view.items()})
-             for _, per_view in sorted(grouped.items())]
-    return [identity for identity in found if len(identity) >= config.min_rows]
+    return [Identity({k: np.sort(np.concatenate(parts)) for k, parts in per_view.items()})
+            for _, per_view in sorted(grouped.items())]
 
 
 def answer(views: dict[int, ViewRows], objects: list[Identity], expression: int, sizes: dict[int, tuple[int, int]],
