@@ -49,7 +49,11 @@ MODES = {"model": (False, False), "oracle identities": (True, False), "oracle re
 
 
 def covered_objects(tracks: Tracks, gt: Tracks) -> np.ndarray:
-    """Per stage-1 row, the id of the GT object of its frame it covers best (IoU > ``COVER_IOU``), else -1."""
+    """Per stage-1 row, the id of the GT object of its frame it covers best (IoU > ``COVER_IOU``), else -1.
+
+    Many rows may cover one object: the oracles ask whose box a row is, so a person's overlapping
+    stage-1 rows all belong to them. This is not CLEAR MOT's one-to-one matching
+    (:func:`crmot.metrics.clear.match_boxes`), which asks which row is scored for the object."""
     owner = np.full(len(tracks), -1)
     for frame in np.unique(tracks.frames):
         rows, truth = np.flatnonzero(tracks.frames == frame), np.flatnonzero(gt.frames == frame)
