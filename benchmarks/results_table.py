@@ -99,13 +99,14 @@ def _viewsam_ablation(r: dict) -> str:
     for name in ["training-free", *r["variants"], *_extra_rows(r)]:
         rows.append(f"| {name} | " + " | ".join(cell(r["results"][w][name]) if name in r["results"][w] else "-"
                                                for w in worlds) + " |")
-    if "inference_grid" in r:
-        grid = r["inference_grid"]
-        seeds = list(grid["training-free"])
-        rows += ["", f"Inference settings: {grid['what']}.\n", "| setting | " + " | ".join(seeds) + " |",
-                 "|---|" + "---|" * len(seeds)]
-        for name, figures in {"training-free": grid["training-free"], **grid["rows"]}.items():
-            rows.append(f"| {name} | " + " | ".join(cell(figures[s]) for s in seeds) + " |")
+    for key, title in (("inference_grid", "Inference settings"), ("training_runs", "Training runs")):
+        if key in r:
+            grid = r[key]
+            seeds = list(grid["training-free"])
+            rows += ["", f"{title}: {grid['what']}.\n", "| setting | " + " | ".join(seeds) + " |",
+                     "|---|" + "---|" * len(seeds)]
+            for name, figures in {"training-free": grid["training-free"], **grid["rows"]}.items():
+                rows.append(f"| {name} | " + " | ".join(cell(figures[s]) if s in figures else "-" for s in seeds) + " |")
     if "diagnosis" in r:
         diagnosis = {k: v for k, v in r["diagnosis"].items() if isinstance(v, dict)}
         modes = list(next(iter(diagnosis.values())))
