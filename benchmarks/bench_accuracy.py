@@ -65,7 +65,7 @@ def run_world(seed: int, work: Path, preset: str, steps: int | None, training_se
     write_oracle_labels(data, oracle, "train")  # cheap; rewritten so that a stopped run leaves no half root
     for name, labels in (("weak", run / "pseudo"), ("gt", oracle)):
         runs = [train_and_evaluate(data, run, labels, run / name / f"seed{t}", t, steps) for t in training_seeds]
-        rows[name] = {k: round(float(np.mean([r[k] for r in runs])), 2) for k in ("CVRIDF1", "CVRMA", "steps", "seconds")}
+        rows[name] = {k: mean_of(runs, k) for k in ("CVRIDF1", "CVRMA", "steps", "seconds")}
         rows[name].update(model=runs[0]["model"], runs=runs,
                           spread=round(max(r["CVRIDF1"] for r in runs) - min(r["CVRIDF1"] for r in runs), 2))
     return {"seed": seed, "preset": preset, "expressions": len(json.loads(
@@ -76,28 +76,38 @@ def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_
     """One ViewSAM trained on ``labels`` with ``training_seed`` (reused when its checkpoint exists), then
     evaluated on the test split."""
     checkpoint = out / "train" / "checkpoints" / "last.ckpt"
-    started = time.perf_counter()
+    timing = out / "train" / "train_seconds.json"  # a reused checkpoint reports the time it took to train
     if not checkpoint.exists():
+        started = time.perf_counter()
         train_main(["fit", "--config", str(CONF_DIR / "train_synthetic.yaml"), "--data.root", str(data),
                     "--data.label_root", str(labels), "--trainer.default_root_dir", str(out / "train"),
                     "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
                     "--seed_everything", str(training_seed), "--data.seed", str(training_seed),
                     *(["--trainer.max_steps", str(steps)] if steps else [])])
-    train_seconds = time.perf_counter() - started
+        atomic_write_json(timing, {"seconds": round(time.perf_counter() - started, 1), "machine": machine()})
+    train_seconds = json.loads(timing.read_text())["seconds"] if timing.exists() else None
     started = time.perf_counter()
     evaluate_main(["predict", "--config", str(CONF_DIR / "evaluate.yaml"), "--data.root", str(data),
                    "--model.checkpoint", str(checkpoint), "--model.tracklets_dir", str(run / "tracklets"),
                    "--model.output_dir", str(out / "eval"), "--trainer.accelerator", "cpu"])
     report = json.loads((out / "eval" / "test" / "metrics.json").read_text())
     facts = report["predicted_by"]["checkpoint"]
+    eval_seconds = time.perf_counter() - started
     return {"training_seed": training_seed, "CVRIDF1": report["mean"]["CVRIDF1"], "CVRMA": report["mean"]["CVRMA"],
-            "steps": facts["global_step"], "seconds": round(train_seconds + time.perf_counter() - started, 1),
-            "model": report["predicted_by"]["model"]}
+            "steps": facts["global_step"], "model": report["predicted_by"]["model"],
+            # None: a checkpoint reused without its training time, left out of the row's mean wall time
+            "seconds": None if train_seconds is None else round(train_seconds + eval_seconds, 1)}
+
+
+def mean_of(records: list[dict], key: str) -> float | None:
+    """Mean of ``key`` over the records that measured it (wall time is unknown for reused checkpoints)."""
+    values = [r[key] for r in records if r.get(key) is not None]
+    return round(float(np.mean(values)), 2) if values else None
 
 
 def summarise(worlds: list[dict]) -> dict:
     names = list(worlds[0]["rows"])
-    return {name: {k: round(float(np.mean([w["rows"][name][k] for w in worlds if k in w["rows"][name]])), 2)
+    return {name: {k: mean_of([w["rows"][name] for w in worlds], k)
                    for k in ("CVRIDF1", "CVRMA", "steps", "seconds", "spread") if k in worlds[0]["rows"][name]}
             for name in names}
 
@@ -120,8 +130,9 @@ def markdown_table(result: dict) -> str:
         spread = f"{mean['spread']:.1f}" if runs > 1 else "-"
         runs = runs or "-"  # not trained
         model = worlds[0]["rows"][name]["model"]
+        wall = "-" if mean.get("seconds") is None else f"{mean['seconds']:.0f}"
         lines.append(f"| {label} | " + " | ".join(cells) + f" | **{mean['CVRIDF1']:.2f} / {mean['CVRMA']:.2f}** | "
-                     f"{runs} | {spread} | {mean['steps']:.0f} | {mean['seconds']:.0f} | `{model}` |")
+                     f"{runs} | {spread} | {mean['steps']:.0f} | {wall} | `{model}` |")
     return "\n".join(lines)
 
 
