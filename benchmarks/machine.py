@@ -23,6 +23,8 @@ def machine() -> dict:
         import torch
 
         info["torch"] = torch.__version__
+        # CPU training is bit-exact on one kernel set only: AVX2 and AVX-512 kernels give different models
+        info["cpu_kernels"] = torch.backends.cpu.get_cpu_capability()
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(0)
     except ImportError:
