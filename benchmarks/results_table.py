@@ -90,14 +90,17 @@ def _eval(r: dict) -> str:
             + ", ".join(f"{k} {v:,.0f}" for k, v in r.get("boxes_per_s", {}).items()) + ".")
 
 
+def _pair(figures: dict) -> str:
+    return f"{figures['CVRIDF1']:.2f} / {figures['CVRMA']:.2f}"
+
+
 def _viewsam_ablation(r: dict) -> str:
     worlds = list(r["results"])
-    cell = lambda f: f"{f['CVRIDF1']:.2f} / {f['CVRMA']:.2f}"  # noqa: E731
     rows = ["## ViewSAM ablation on the validation worlds (CVRIDF1 / CVRMA, test split)\n",
             "\n".join(f"- `{k}`: {v}" for k, v in r["variants"].items()) + "\n",
             "| variant | " + " | ".join(worlds) + " |", "|---|" + "---|" * len(worlds)]
     for name in ["training-free", *r["variants"], *_extra_rows(r)]:
-        rows.append(f"| {name} | " + " | ".join(cell(r["results"][w][name]) if name in r["results"][w] else "-"
+        rows.append(f"| {name} | " + " | ".join(_pair(r["results"][w][name]) if name in r["results"][w] else "-"
                                                for w in worlds) + " |")
     for key, title in (("inference_grid", "Inference settings"), ("training_runs", "Training runs")):
         if key in r:
@@ -106,7 +109,7 @@ def _viewsam_ablation(r: dict) -> str:
             rows += ["", f"{title}: {grid['what']}.\n", "| setting | " + " | ".join(seeds) + " |",
                      "|---|" + "---|" * len(seeds)]
             for name, figures in {"training-free": grid["training-free"], **grid["rows"]}.items():
-                rows.append(f"| {name} | " + " | ".join(cell(figures[s]) if s in figures else "-" for s in seeds) + " |")
+                rows.append(f"| {name} | " + " | ".join(_pair(figures[s]) if s in figures else "-" for s in seeds) + " |")
     if "diagnosis" in r:
         diagnosis = {k: v for k, v in r["diagnosis"].items() if isinstance(v, dict)}
         modes = list(next(iter(diagnosis.values())))
