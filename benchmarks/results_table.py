@@ -14,6 +14,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_accuracy import markdown_table  # noqa: E402
 
+from crmot.association.attributes import OBSERVED  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,18 +45,23 @@ def _accuracy(r: dict) -> str:
 
 def _pseudolabels(r: dict) -> str:
     rows = ["## Stages 1-2 on the validation worlds\n", "| world | stage-1 MOTA / IDF1 (test) | pseudo CVRIDF1 (test) | "
-            "expression precision (test) | training-free CVRIDF1 / CVRMA |", "|---|---|---|---|---|"]
+            "expression precision (test) | training-free CVRIDF1 / CVRMA | colours named right, train (%: "
+            + " / ".join(OBSERVED) + ") |", "|---|---|---|---|---|---|"]
     figures = []
     for w in r["worlds"]:
         v = w["variants"].get("reprompt+calibration") or next(iter(w["variants"].values()))
         s1 = w["stage1"].get("test", {})
         pseudo, zeroshot = v["pseudo"]["test"], v["zeroshot_test"]
+        colours = v["pseudo"].get("train", {}).get("colour_accuracy", {})
         figures.append((w["world"].split(":")[0], [s1.get("MOTA", float("nan")), s1.get("IDF1", float("nan")),
-                        pseudo["CVRIDF1"], pseudo["expression_precision"], zeroshot["CVRIDF1"], zeroshot["CVRMA"]]))
+                        pseudo["CVRIDF1"], pseudo["expression_precision"], zeroshot["CVRIDF1"], zeroshot["CVRMA"],
+                        *(colours.get(a, float("nan")) for a in OBSERVED)]))
     if len(figures) > 1:
-        figures.append(("mean", [sum(f[1][i] for f in figures) / len(figures) for i in range(6)]))
-    for name, (mota, idf1, cvridf1, precision, zs_idf1, zs_ma) in figures:
-        rows.append(f"| {name} | {mota:.2f} / {idf1:.2f} | {cvridf1:.2f} | {precision:.1f} | {zs_idf1:.2f} / {zs_ma:.2f} |")
+        figures.append(("mean", [sum(f[1][i] for f in figures) / len(figures) for i in range(len(figures[0][1]))]))
+    for name, (mota, idf1, cvridf1, precision, zs_idf1, zs_ma, *colours) in figures:
+        named = " / ".join("-" if c != c else f"{c:.0f}" for c in colours)  # c != c: not measured (nan)
+        rows.append(f"| {name} | {mota:.2f} / {idf1:.2f} | {cvridf1:.2f} | {precision:.1f} | {zs_idf1:.2f} / {zs_ma:.2f} "
+                    f"| {named} |")
     return "\n".join(rows)
 
 

@@ -17,7 +17,7 @@ from crmot.association.config import AssociationConfig
 from crmot.association.context import SceneContext, tracklet_prototypes
 from crmot.association.describe import AttributeDescriber, Description
 from crmot.association.geometry import apply_homography, fit_homography
-from crmot.association.labels import pseudo_expressions
+from crmot.association.labels import colour_agreement, pseudo_expressions
 from crmot.association.matcher import ExpressionMatcher
 from crmot.association.records import Tracklet
 from crmot.association.reprompt import Holder, _bridge_gaps, _give_up_pixels, _tracklet_from_rows
@@ -218,6 +218,21 @@ def test_pseudo_expressions_refer_only_to_identities_they_fit():
     assert expressions["A man wearing black trousers"] == {1, 3}
     assert expressions["A man wearing a red coat and black trousers"] == {1}
     assert all(ids <= set(descriptions) for ids in expressions.values())
+
+
+def test_colour_agreement_counts_each_garment_of_each_mapped_identity_once():
+    """Pseudo id 1 is GT person 10 with the coat named wrong, pseudo 2 is GT 20 named right, pseudo 3
+    maps to nobody: it is not counted."""
+    truth = {10: attrs.parse("A man in a red cap, red coat, black trousers and white shoes").colours,
+             20: attrs.parse("A man wearing a green coat and blue trousers").colours}
+    named = {1: attrs.parse("A man in a red cap, pink coat, black trousers and white shoes").colours,
+             2: attrs.parse("A man wearing a green coat and blue trousers").colours,
+             3: attrs.parse("A man wearing a black coat").colours}
+    counts = colour_agreement(named, truth, {1: 10, 2: 20})
+    assert set(counts) == set(attrs.OBSERVED)
+    assert counts["coat"] == [1, 2] and counts["trousers"] == [2, 2]
+    assert counts["shoes"] == [2, 2] and counts["headwear"] == [2, 2]  # GT 20's none named as none
+    assert colour_agreement(truth, truth, {10: 10, 20: 20})["coat"] == [2, 2]
 
 
 def test_an_identity_described_by_nothing_gives_no_expression_for_everyone():

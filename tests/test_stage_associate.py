@@ -44,6 +44,9 @@ def test_pseudo_label_root_is_a_crtrack_root_whose_expressions_name_existing_ids
     quality = json.loads((run / "pseudo" / "quality.json").read_text())
     assert quality["backends"]["embedder"]["name"] == "color"
     assert 0 <= quality["splits"]["train"]["mean"]["CVRIDF1"] <= 100
+    colours = quality["splits"]["train"]["mean"]["colour_accuracy"]
+    assert set(colours) == {"coat", "trousers", "shoes", "headwear"}
+    assert all(0 <= v <= 100 for v in colours.values())
 
 
 def test_rerun_skips_finished_scenes(tiny_root, run):

@@ -27,6 +27,8 @@ COLOUR_SYNONYMS = {"grey": "gray", "violet": "purple", "navy": "blue", "dark": "
                    "golden": "yellow", "silver": "gray", "crimson": "red", "maroon": "red"}
 #: Things the weight-free describer cannot see reliably: constraints on them are not scored.
 UNOBSERVED = ("carried",)
+#: The attributes a description names colours for: coat, trousers, shoes, headwear.
+OBSERVED = tuple(a for a in dict.fromkeys(GARMENTS.values()) if a not in UNOBSERVED)
 
 _TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)?")
 

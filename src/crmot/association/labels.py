@@ -138,9 +138,26 @@ def identity_map(gt_views: dict[int, Tracks], pred_views: dict[int, Tracks]) -> 
     return {p: max(v, key=v.get) for p, v in votes.items()}
 
 
+def colour_agreement(named: dict[int, dict[str, frozenset[str]]], truth: dict[int, dict[str, frozenset[str]]],
+                     mapping: dict[int, int]) -> dict[str, list[int]]:
+    """Per described attribute, [right, total] over the pseudo identities that map to a described GT
+    person: right when the colours stage 2 named are exactly those of the GT description (none named
+    where the GT names none counts as right). Says which garment's words the student learns wrong."""
+    counts = {a: [0, 0] for a in attrs.OBSERVED}
+    for pseudo_id, colours in named.items():
+        gt_id = mapping.get(pseudo_id)
+        if gt_id is None or gt_id not in truth:
+            continue
+        for attribute, count in counts.items():
+            count[0] += colours.get(attribute, frozenset()) == truth[gt_id].get(attribute, frozenset())
+            count[1] += 1
+    return counts
+
+
 def scene_quality(scene: Scene, label_root: Path) -> dict | None:
-    """Identity CVRIDF1 / CVRMA (category level: all GT people vs all pseudo identities) and the
-    precision / recall of the pseudo expressions' referents (judged by the GT descriptions)."""
+    """Identity CVRIDF1 / CVRMA (category level: all GT people vs all pseudo identities), the
+    precision / recall of the pseudo expressions' referents (judged by the GT descriptions) and how
+    often each garment's colours are named right (:func:`colour_agreement`)."""
     if any(v.gt is None for v in scene.views):
         return None
     pseudo = load_scene(label_root, scene.split, scene.name)
@@ -168,10 +185,22 @@ def scene_quality(scene: Scene, label_root: Path) -> dict | None:
         out["expression_precision"] = 100.0 * correct / pairs if pairs else 0.0
         out["expression_recall"] = 100.0 * found / relevant if relevant else 0.0
         out["expression_counts"] = {"pairs": pairs, "correct": correct, "relevant": relevant, "found": found}
+        named = {i: d.named for i, d in read_identity_descriptions(label_root, scene.split, scene.name).items()}
+        out["colour_counts"] = colour_agreement(named, truth, mapping)
+        out["colour_accuracy"] = _accuracy(out["colour_counts"])
     return out
+
+
+def _accuracy(counts: dict[str, list[int]]) -> dict[str, float]:
+    return {a: 100.0 * right / total for a, (right, total) in counts.items() if total}
 
 
 def summarize(per_scene: dict[str, dict]) -> dict:
     keys = ("CVRIDF1", "CVRMA", "expression_precision", "expression_recall")
-    return {k: float(np.mean([s[k] for s in per_scene.values() if k in s])) for k in keys
-            if any(k in s for s in per_scene.values())}
+    out = {k: float(np.mean([s[k] for s in per_scene.values() if k in s])) for k in keys
+           if any(k in s for s in per_scene.values())}
+    counted = [s["colour_counts"] for s in per_scene.values() if "colour_counts" in s]
+    if counted:  # pooled over the split's identities, not a mean of small scenes' percentages
+        out["colour_accuracy"] = _accuracy({a: [sum(c[a][0] for c in counted), sum(c[a][1] for c in counted)]
+                                            for a in attrs.OBSERVED})
+    return out

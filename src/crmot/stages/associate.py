@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crmot import progress
+from crmot.association import attributes as attrs
 from crmot.association.appearance import ColourEmbedder
 from crmot.association.describe import AttributeDescriber, Describer
 from crmot.association.labels import scene_quality, summarize, write_scene
@@ -167,18 +168,24 @@ def print_quality(report: dict, console: Console | None = None) -> None:
     table = Table(title=f"stage 2 pseudo labels vs GT (embedder {b['embedder']['name']}, segmenter "
                         f"{b['segmenter']['name']}, describer {b['describer']['name']}, re-prompting rounds "
                         f"{report['reprompt_rounds']}, calibration {'on' if report['use_calibration'] else 'off'})")
-    for column in ("split/scene", "identities (GT)", "CVRIDF1", "CVRMA", "expr. precision", "expr. recall"):
+    colours = "colours right % (" + " / ".join(attrs.OBSERVED) + ")"
+    for column in ("split/scene", "identities (GT)", "CVRIDF1", "CVRMA", "expr. precision", "expr. recall", colours):
         table.add_column(column, justify="left" if column == "split/scene" else "right")
     for split, data in report["splits"].items():
         for name, q in data["scenes"].items():
             table.add_row(f"{split}/{name}", f"{q['identities']} ({q['gt_identities']})", f"{q['CVRIDF1']:.1f}",
                           f"{q['CVRMA']:.1f}", f"{q.get('expression_precision', float('nan')):.1f}",
-                          f"{q.get('expression_recall', float('nan')):.1f}")
+                          f"{q.get('expression_recall', float('nan')):.1f}", _colour_cell(q))
         m = data["mean"]
         table.add_row(f"{split} mean", "", f"{m['CVRIDF1']:.1f}", f"{m['CVRMA']:.1f}",
                       f"{m.get('expression_precision', float('nan')):.1f}",
-                      f"{m.get('expression_recall', float('nan')):.1f}", style="bold")
+                      f"{m.get('expression_recall', float('nan')):.1f}", _colour_cell(m), style="bold")
     (console or Console()).print(table)
+
+
+def _colour_cell(quality: dict) -> str:
+    accuracy = quality.get("colour_accuracy", {})
+    return " / ".join(f"{accuracy[a]:.0f}" if a in accuracy else "-" for a in attrs.OBSERVED)
 
 
 def _files_digest(scene_dir: Path, views: list[int]) -> str:
