@@ -24,7 +24,6 @@ from rich.console import Console
 from rich.table import Table
 
 from crmot import progress
-from crmot.association import attributes as attrs
 from crmot.association.appearance import ColourEmbedder
 from crmot.association.describe import AttributeDescriber, Describer
 from crmot.association.labels import scene_quality, summarize, write_scene
@@ -168,24 +167,24 @@ def print_quality(report: dict, console: Console | None = None) -> None:
     table = Table(title=f"stage 2 pseudo labels vs GT (embedder {b['embedder']['name']}, segmenter "
                         f"{b['segmenter']['name']}, describer {b['describer']['name']}, re-prompting rounds "
                         f"{report['reprompt_rounds']}, calibration {'on' if report['use_calibration'] else 'off'})")
-    colours = "colours right % (" + " / ".join(attrs.OBSERVED) + ")"
-    for column in ("split/scene", "identities (GT)", "CVRIDF1", "CVRMA", "expr. precision", "expr. recall", colours):
+    for column in ("split/scene", "identities (GT)", "CVRIDF1", "CVRMA", "expr. precision", "expr. recall"):
         table.add_column(column, justify="left" if column == "split/scene" else "right")
+    colours = []
     for split, data in report["splits"].items():
         for name, q in data["scenes"].items():
             table.add_row(f"{split}/{name}", f"{q['identities']} ({q['gt_identities']})", f"{q['CVRIDF1']:.1f}",
                           f"{q['CVRMA']:.1f}", f"{q.get('expression_precision', float('nan')):.1f}",
-                          f"{q.get('expression_recall', float('nan')):.1f}", _colour_cell(q))
+                          f"{q.get('expression_recall', float('nan')):.1f}")
         m = data["mean"]
         table.add_row(f"{split} mean", "", f"{m['CVRIDF1']:.1f}", f"{m['CVRMA']:.1f}",
                       f"{m.get('expression_precision', float('nan')):.1f}",
-                      f"{m.get('expression_recall', float('nan')):.1f}", _colour_cell(m), style="bold")
-    (console or Console()).print(table)
-
-
-def _colour_cell(quality: dict) -> str:
-    accuracy = quality.get("colour_accuracy", {})
-    return " / ".join(f"{accuracy[a]:.0f}" if a in accuracy else "-" for a in attrs.OBSERVED)
+                      f"{m.get('expression_recall', float('nan')):.1f}", style="bold")
+        if "colour_accuracy" in m:
+            colours.append(f"{split}: " + ", ".join(f"{a} {v:.0f}%" for a, v in m["colour_accuracy"].items()))
+    console = console or Console()
+    console.print(table)
+    if colours:
+        console.print("colours named as the GT description names them (share of identities): " + "; ".join(colours))
 
 
 def _files_digest(scene_dir: Path, views: list[int]) -> str:
