@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def _pseudolabels(r: dict) -> str:
     if len(figures) > 1:
         figures.append(("mean", [sum(f[1][i] for f in figures) / len(figures) for i in range(len(figures[0][1]))]))
     for name, (mota, idf1, cvridf1, precision, zs_idf1, zs_ma, *colours) in figures:
-        named = " / ".join("-" if c != c else f"{c:.0f}" for c in colours)  # c != c: not measured (nan)
+        named = " / ".join("-" if math.isnan(c) else f"{c:.0f}" for c in colours)
         rows.append(f"| {name} | {mota:.2f} / {idf1:.2f} | {cvridf1:.2f} | {precision:.1f} | {zs_idf1:.2f} / {zs_ma:.2f} "
                     f"| {named} |")
     return "\n".join(rows)

@@ -185,7 +185,7 @@ def scene_quality(scene: Scene, label_root: Path) -> dict | None:
         out["expression_precision"] = 100.0 * correct / pairs if pairs else 0.0
         out["expression_recall"] = 100.0 * found / relevant if relevant else 0.0
         out["expression_counts"] = {"pairs": pairs, "correct": correct, "relevant": relevant, "found": found}
-        named = {i: d.named for i, d in read_identity_descriptions(label_root, scene.split, scene.name).items()}
+        named = {i: attrs.parse(text).colours for i, text in pseudo.descriptions.items()}  # read like the truth
         out["colour_counts"] = colour_agreement(named, truth, mapping)
         out["colour_accuracy"] = _accuracy(out["colour_counts"])
     return out
