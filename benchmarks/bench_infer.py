@@ -21,9 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
+from worlds import WORLDS  # noqa: E402
 
 from crmot.data import load_split  # noqa: E402
-from crmot.data.synthetic import generate, load_preset  # noqa: E402
 from crmot.inference.candidates import CandidateConfig, predict_scene  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.models.viewsam import ViewSAM  # noqa: E402
@@ -43,10 +43,7 @@ def main() -> None:
     small = args.tiny or not gpu
     size = args.size or ("nano" if small else "base_plus")
     frames = args.frames or (8 if small else 100)
-    preset = "tiny" if small else "bench"
-    data = args.data or Path("data") / f"gpu_suite_{preset}"
-    if not (data / "world.json").exists():
-        generate(data, load_preset(preset), seed=0)
+    data = args.data or WORLDS["tiny" if small else "bench"].ensure()
     scene = load_split(data, "test")[0]
     device = torch.device("cuda" if gpu else "cpu")
     model = ViewSAM(size, "both", "word" if small else "minilm", allow_random_init=True).to(device)

@@ -21,8 +21,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
+from worlds import WORLDS  # noqa: E402
 
-from crmot.data.synthetic import generate, load_preset  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.models.viewsam import ViewSAM  # noqa: E402
 from crmot.stages.train import ViewSAMModule  # noqa: E402
@@ -90,9 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     args.size = args.size or ("base_plus" if gpu and not args.tiny else "nano")
     args.steps = args.steps or (2 if args.tiny else 20 if gpu else 5)
-    args.data = args.data or Path("data/gpu_suite_tiny" if args.tiny else "data/synth")
-    if not (args.data / "world.json").exists():
-        generate(args.data, load_preset("tiny" if args.tiny else "demo"), seed=0)
+    args.data = args.data or WORLDS["tiny" if args.tiny else "demo"].ensure()
     device = torch.device("cuda" if gpu else "cpu")
     runs = [measure(args.size, p, False, args.steps, args.data, device) for p in ("32-true", "bf16-mixed")]
     if gpu:

@@ -1,34 +1,50 @@
 #!/usr/bin/env bash
 # Every GPU figure in one call (a lent device gives 15 minutes, all calls together):
-#   bash benchmarks/gpu_suite.sh          # on one H100/H200: writes benchmarks/results/{tracklets,train,infer}.json
+#   bash benchmarks/gpu_suite.sh          # on one H100/H200: writes benchmarks/results/{train_make,train,infer,tracklets}.json
 #   bash benchmarks/gpu_suite.sh --cpu    # the same code at the smallest settings, into $OUT (CI runs this)
-# Stage 1: classical, SAM2 base_plus at 1024 px and SAM3 frames/s per view and peak memory; stage 3: a
-# ViewSAM base_plus training step in fp32, bf16-mixed and bf16 + torch.compile; stage 4: ViewSAM
-# inference in view-frames/s; then the CUDA-only tests. Each step has its own time limit so that the
-# whole suite ends within 8 minutes on the device; every JSON names the machine and its GPU.
-set -euo pipefail
+# First the worlds (benchmarks/worlds.py) and the CUDA-only tests beside them; then stage 3 as users run
+# it (make train, base_plus in bf16-mixed, 300 steps on the bench world's pseudo labels); a ViewSAM
+# base_plus training step in fp32, bf16-mixed and bf16 + torch.compile; stage-4 inference in
+# view-frames/s; stage 1's classical, SAM2 base_plus (1024 px) and SAM3 frames/s per view. Each step has
+# its own time limit, a step that fails does not stop the others, and the suite fails at the end if any
+# did; the whole suite ends within 9 minutes on the device. Every JSON names the machine and its GPU.
+# PYTHON and CRMOT_BIN (the folder holding `crmot`) default to the repo's .venv.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
+export CRMOT_BIN=${CRMOT_BIN:-.venv/bin}
 if [[ "${1:-}" == "--cpu" ]]; then
     export CUDA_VISIBLE_DEVICES=""
     OUT=${OUT:-runs/gpu_suite_cpu}
     MODE=(--tiny)
-    LIMIT=(120 90 90)
+    WORLDS=(tiny)
+    LIMIT=(120 240 120 90 120)
 else
     OUT=${OUT:-benchmarks/results}
     MODE=()
-    LIMIT=(200 150 60)
+    WORLDS=(bench demo long)
+    LIMIT=(90 200 150 60 130)
 fi
 mkdir -p "$OUT"
 started=$SECONDS
-step() { echo "== $1 ($(( SECONDS - started )) s)"; }
+failed=()
+step() {  # step NAME LIMIT_S COMMAND...
+    local name=$1 limit=$2
+    shift 2
+    echo "== $name ($(( SECONDS - started )) s, limit $limit s)"
+    timeout --kill-after=10 "$limit" "$@" || { echo "!! $name failed (exit $?)"; failed+=("$name"); }
+}
 
-step "stage 1: tracklets"
-timeout "${LIMIT[0]}" "$PYTHON" benchmarks/bench_tracklets.py "${MODE[@]}" --out "$OUT/tracklets.json"
-step "stage 3: training step"
-timeout "${LIMIT[1]}" "$PYTHON" benchmarks/bench_train.py "${MODE[@]}" --out "$OUT/train.json"
-step "stage 4: inference"
-timeout "${LIMIT[2]}" "$PYTHON" benchmarks/bench_infer.py "${MODE[@]}" --out "$OUT/infer.json"
-step "CUDA-only tests"
-"$PYTHON" -m pytest -q -m cuda -p no:cacheprovider tests || [[ $? -eq 5 ]]  # 5: none collected
-step "done: $OUT"
+"$PYTHON" -m pytest -q -m cuda -p no:cacheprovider tests > "$OUT/cuda_tests.log" 2>&1 &
+tests=$!
+step "worlds" "${LIMIT[0]}" "$PYTHON" benchmarks/worlds.py "${WORLDS[@]}"
+echo "== CUDA-only tests ($(( SECONDS - started )) s)"
+wait $tests; code=$?
+cat "$OUT/cuda_tests.log"
+[[ $code -eq 0 || $code -eq 5 ]] || failed+=("CUDA-only tests")  # 5: none collected (no GPU)
+step "stage 3: make train" "${LIMIT[1]}" "$PYTHON" benchmarks/bench_make_train.py "${MODE[@]}" --limit "${LIMIT[1]}" --out "$OUT/train_make.json"
+step "stage 3: training step" "${LIMIT[2]}" "$PYTHON" benchmarks/bench_train.py "${MODE[@]}" --out "$OUT/train.json"
+step "stage 4: inference" "${LIMIT[3]}" "$PYTHON" benchmarks/bench_infer.py "${MODE[@]}" --out "$OUT/infer.json"
+step "stage 1: tracklets" "${LIMIT[4]}" "$PYTHON" benchmarks/bench_tracklets.py "${MODE[@]}" --out "$OUT/tracklets.json"
+echo "== done in $(( SECONDS - started )) s: $OUT"
+[[ ${#failed[@]} -eq 0 ]] || { echo "failed: ${failed[*]}"; exit 1; }

@@ -44,7 +44,7 @@ def _cpu_name() -> str:
 
 def _commit() -> str | None:
     """The checkout's commit (with ``+dirty`` when files other than the results differ from it), so a
-    figure names its code."""
+    figure names its code; ``CRMOT_COMMIT`` where there is no git."""
     here = Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
@@ -52,6 +52,6 @@ def _commit() -> str | None:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/",
                                 ":(exclude,top)benchmarks/results"], cwd=here,
                                capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+    except (OSError, subprocess.CalledProcessError):  # a copy of the tree without git (a lent GPU machine)
+        return os.environ.get("CRMOT_COMMIT")
     return head + ("+dirty" if dirty else "")

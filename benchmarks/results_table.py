@@ -70,9 +70,23 @@ def _tracklets(r: dict) -> str:
     rows = ["## Stage 1 speed\n", f"{r.get('settings', '')}\n",
             "| backend | image | frames | frames/s per view | peak RSS MB | peak GPU GB |", "|---|---|---|---|---|---|"]
     for s in r["speed"]:
+        if "error" in s:
+            rows.append(f"| {s['backend']} | failed ({s['error']}) | {s['settings'].get('frames', '')} | – | – | – |")
+            continue
+        gpu_gb = s.get("peak_gpu_mem_gb")
         rows.append(f"| {s['backend']} | {s['image_size'][0]}x{s['image_size'][1]} | {s['frames']} | "
-                    f"{s['frames_per_s_per_view']:.2f} | {s['peak_rss_mb']:.0f} | {s.get('peak_gpu_mem_gb') or '–'} |")
+                    f"{s['frames_per_s_per_view']:.2f} | {s['peak_rss_mb']:.0f} | {f'{gpu_gb:.2f}' if gpu_gb else '–'} |")
     return "\n".join(rows)
+
+
+def _train_make(r: dict) -> str:
+    rate = "–" if r["steps_per_s"] is None else f"{r['steps_per_s']:.2f} steps/s ({r['samples_per_s']:.2f} clips/s)"
+    memory = "" if r.get("peak_mem_gb") is None else f", peak memory {r['peak_mem_gb']:.1f} GB"
+    return (f"## Stage 3 as users run it (`make train`)\n\n{r['model']}, {r['precision']}, on the {r['world']}: "
+            f"{r['logged_steps']} of {r['steps']} steps in {r['wall_s']:.0f} s, steady {rate}{memory}"
+            + ("" if r["loss_first"] is None else f"; loss {r['loss_first']:.3f} at the start, {r['loss_last']:.3f} at the end")
+            + f". GPU: {r['gpu'] or 'none'}. "
+            f"{r.get('note') or ''}\n\n`{r['command']}`")
 
 
 def _train(r: dict) -> str:
@@ -134,7 +148,7 @@ def _extra_rows(r: dict) -> list[str]:
 
 
 SECTIONS = {"accuracy": _accuracy, "viewsam_ablation": _viewsam_ablation, "pseudolabels": _pseudolabels,
-            "tracklets": _tracklets, "train": _train,
+            "tracklets": _tracklets, "train_make": _train_make, "train": _train,
             "infer": _infer, "eval": _eval}
 
 if __name__ == "__main__":

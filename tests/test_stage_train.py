@@ -3,6 +3,7 @@ CPU, exact resume, DDP gradient sync."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 import subprocess
 import sys
@@ -12,13 +13,15 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, RichProgressBar
 
 from crmot.data import crtrack
 from crmot.models.viewsam import NO_MASK_LOGIT, ViewSAM
 from crmot.models.viewsam.checkpoint import load_viewsam
-from crmot.stages.train import ViewSAMModule
+from crmot.stages.train import ViewSAMModule, config_callbacks
 from crmot.stages.train import main as train
 from crmot.training.clips import ClipDataset
+from crmot.training.throughput import ClipThroughput
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / "conf/train_synthetic.yaml")
@@ -159,6 +162,30 @@ def test_bf16_mixed_trains_on_cpu(tiny_root, tmp_path):
     _fit(tiny_root, tmp_path, "--trainer.max_steps", "2", "--trainer.precision", "bf16-mixed")
     state = _trainable(tmp_path / "checkpoints" / "last.ckpt")
     assert all(torch.isfinite(v).all() for v in state.values())
+
+
+def test_the_configs_callbacks_reach_the_trainer_and_its_logs_give_the_run_s_speed(tiny_root, tmp_path):
+    train(["fit", "--config", CONFIG, "--data.root", str(tiny_root), "--data.label_root", str(tiny_root),
+           "--trainer.default_root_dir", str(tmp_path), "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar",
+           "false", "--model.text_encoder", "word", "--data.stride", "8", "--data.expressions_per_clip", "4",
+           "--trainer.max_steps", "3", "--trainer.log_every_n_steps", "1"])
+    with (tmp_path / "logs" / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    lr = [float(r["lr-AdamW"]) for r in rows if r["lr-AdamW"]]  # LearningRateMonitor, from the config
+    assert len(lr) == 3 and lr[0] < lr[-1]  # warm-up
+    timed = [r for r in rows if r["train/time"]]  # ClipThroughput, from the config
+    assert [int(float(r["train/batches"])) for r in timed] == [1, 2, 3]
+    assert [float(r["train/samples"]) for r in timed] == [1, 2, 3]  # batch_size 1: a sample is a clip
+    assert all(float(a["train/time"]) < float(b["train/time"]) for a, b in zip(timed, timed[1:]))
+
+
+def test_a_runs_flags_switch_off_the_configs_callbacks_that_lightning_would_refuse():
+    bar, lr, throughput = RichProgressBar(), LearningRateMonitor(), ClipThroughput()
+    everything = {"callbacks": [bar, lr, throughput]}
+    assert config_callbacks(everything) == [bar, lr, throughput]
+    assert config_callbacks({**everything, "enable_progress_bar": False}) == [lr, throughput]
+    assert config_callbacks({**everything, "logger": False}) == [bar]
+    assert config_callbacks({"callbacks": None}) == []
 
 
 def test_resume_reproduces_the_uninterrupted_run_exactly(tiny_root, tmp_path):

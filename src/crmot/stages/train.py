@@ -15,7 +15,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, ProgressBar, ThroughputMonitor
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 
 class ViewSAMModule(L.LightningModule):
+    flops_per_batch = None  # ClipThroughput logs no FLOP figures: a clip's cost varies with its prompts
+
     def __init__(self, size: str = "nano", view_conditioning: str = "both", text_encoder: str = "minilm",
                  sam2_checkpoint: str | None = None, text_checkpoint: str | None = None,
                  allow_random_init: bool = False, lr: float = 3e-4, weight_decay: float = 0.05,
@@ -154,8 +156,22 @@ class TrainCLI(LightningCLI):
                                            TensorBoardLogger(root, name="tensorboard", version="")]
         checkpoint = ModelCheckpoint(dirpath=root / "checkpoints", monitor="train/loss", save_top_k=2,
                                      save_last=True, every_n_train_steps=config["checkpoint_every"])
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), checkpoint]
+        # ``callbacks`` passed here replaces the config's list, so the config's callbacks come along
+        kwargs["callbacks"] = [*config_callbacks(config["trainer"]), *kwargs.get("callbacks", []), checkpoint]
         return super().instantiate_trainer(**kwargs)
+
+
+def config_callbacks(trainer: dict) -> list[Callback]:
+    """The config's callbacks, less those that the run's own flags switch off: a progress bar under
+    ``enable_progress_bar: false``, and the callbacks that only feed loggers under ``logger: false``
+    (Lightning would refuse both combinations)."""
+    callbacks = trainer.get("callbacks") or []
+    callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+    if trainer.get("enable_progress_bar") is False:
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    if trainer.get("logger") is False:
+        callbacks = [c for c in callbacks if not isinstance(c, (LearningRateMonitor, ThroughputMonitor))]
+    return callbacks
 
 
 def main(args: list[str] | None = None) -> None:
