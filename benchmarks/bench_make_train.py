@@ -2,7 +2,7 @@
 steps; steps/s, samples/s, peak memory and the loss at the start and the end, read from the run's own
 logs (crmot.training.throughput.ClipThroughput).
 
-    python benchmarks/bench_make_train.py [--steps 300] [--size base_plus] [--precision bf16-mixed] [--tiny] [--limit S]
+    python benchmarks/bench_make_train.py [--steps 200] [--size base_plus] [--precision bf16-mixed] [--tiny] [--limit S]
                                           [--labels ROOT] [--bin DIR] [--out JSON]
 
 On a GPU the defaults are conf/train.yaml's real settings (base_plus at 1024 px, bf16-mixed, two clips
@@ -100,7 +100,7 @@ def summarize(columns: dict[str, list[tuple[int, float]]], steps: int) -> dict:
     peak = [v for _, v in columns.get("train/peak_mem_gb", [])]
     return {
         **rates,
-        "logged_steps": len(loss),
+        "steps_done": int(max(batches.values())) if batches else None,  # as of the last logged step
         "loss_first": sum(loss[:tenth]) / tenth if loss else None,
         "loss_last": sum(loss[-tenth:]) / tenth if loss else None,
         "loss_finite": all(math.isfinite(v) for v in loss),
@@ -112,7 +112,7 @@ def main() -> None:
     gpu = torch.cuda.is_available()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="nano, a few steps, the tiny world (what CI runs)")
-    parser.add_argument("--steps", type=int, default=None, help="default: 300 on a GPU, 3 otherwise")
+    parser.add_argument("--steps", type=int, default=None, help="default: 200 on a GPU, 3 otherwise")
     parser.add_argument("--size", default=None, help="default: base_plus on a GPU, nano otherwise")
     parser.add_argument("--precision", default=None, help="default: bf16-mixed on a GPU, 32-true otherwise")
     parser.add_argument("--data", type=Path, default=None, help="default: data/bench, tiny: data/gpu_suite_tiny")
@@ -128,7 +128,7 @@ def main() -> None:
     small = args.tiny or not gpu
     size = args.size or ("nano" if small else "base_plus")
     precision = args.precision or ("32-true" if small else "bf16-mixed")
-    steps = args.steps or (3 if small else 300)
+    steps = args.steps or (3 if small else 200)
     preset = "tiny" if small else "bench"
     data = args.data or WORLDS[preset].ensure()
     run = args.run or ("train_make_tiny" if small else "train_make")
@@ -171,7 +171,7 @@ def main() -> None:
         "note": None if gpu and not args.tiny else "CPU or tiny settings: nano on the tiny world; GPU figures pending",
     }
     atomic_write_json(args.out, result)
-    print(f"make train: {result['model']} {precision}, {result['logged_steps']}/{steps} steps in {wall:.1f} s; steady "
+    print(f"make train: {result['model']} {precision}, {result['steps_done']}/{steps} steps in {wall:.1f} s; steady "
           f"{result['steps_per_s'] or float('nan'):.3f} steps/s, loss {result['loss_first']} -> {result['loss_last']}; "
           f"written to {args.out}")
 

@@ -134,7 +134,7 @@ def main() -> None:
                  {**bench, "backend": "sam2", "size": "tiny", "image_size": 256, "frames": 10, "window": 5},
                  {**bench, "backend": "sam3", "image_size": 336, "frames": 5}]
     print("speed, one view of the bench world's test split:")
-    speed = [run(spec) for spec in specs]
+    speed: list[dict] = []
     result = {
         "benchmark": "stage 1 tracklets: frames/s per view and peak memory",
         "settings": "issue settings (GPU)" if gpu else "reduced CPU settings; GPU figures pending",
@@ -144,7 +144,9 @@ def main() -> None:
         "machine": machine(),
         "command": "python benchmarks/bench_tracklets.py",
     }
-    atomic_write_json(args.out, result)  # the speed figures stand even if the memory runs are cut short
+    for spec in specs:  # written after each: the figures stand even if a later run is cut short
+        speed.append(run(spec))
+        atomic_write_json(args.out, result)
     print("memory, one view of 200 and of 2,000 frames (classical backend):")
     long = {"root": str(long_root), "split": "train", "backend": "classical"}
     short_run, long_run = run({**long, "frames": 200}), run({**long, "frames": 2000})

@@ -105,6 +105,7 @@ def main() -> None:
     args.steps = args.steps or (2 if args.tiny else 20 if gpu else 5)
     args.data = args.data or WORLDS["tiny" if args.tiny else "demo"].ensure()
     device = torch.device("cuda" if gpu else "cpu")
+    torch.set_float32_matmul_precision("high")  # as `crmot train` sets it: fp32 matmuls on TF32 tensor cores
     sizes = ("nano",) if args.tiny else ("nano", "tiny", "base_plus")
     table = {size: ViewSAM(size, "both", "minilm", allow_random_init=True).parameter_table() for size in sizes}
     runs = [measure(args.size, p, False, args.steps, args.data, device) for p in ("32-true", "bf16-mixed")]

@@ -83,7 +83,7 @@ def _train_make(r: dict) -> str:
     rate = "–" if r["steps_per_s"] is None else f"{r['steps_per_s']:.2f} steps/s ({r['samples_per_s']:.2f} clips/s)"
     memory = "" if r.get("peak_mem_gb") is None else f", peak memory {r['peak_mem_gb']:.1f} GB"
     return (f"## Stage 3 as users run it (`make train`)\n\n{r['model']}, {r['precision']}, on the {r['world']}: "
-            f"{r['logged_steps']} of {r['steps']} steps in {r['wall_s']:.0f} s, steady {rate}{memory}"
+            f"{r['steps_done']} of {r['steps']} steps in {r['wall_s']:.0f} s, steady {rate}{memory}"
             + ("" if r["loss_first"] is None else f"; loss {r['loss_first']:.3f} at the start, {r['loss_last']:.3f} at the end")
             + f". GPU: {r['gpu'] or 'none'}. "
             f"{r.get('note') or ''}\n\n`{r['command']}`")

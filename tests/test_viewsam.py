@@ -12,6 +12,7 @@ from crmot.data.white_balance import view_gain
 from crmot.inference.candidates import read_frames
 from crmot.models.viewsam import ViewSAM, normalised_prompts
 from crmot.models.viewsam.appearance import BoxAppearance
+from crmot.models.viewsam.attention import attention_kernels
 from crmot.models.viewsam.grounding import Grounding
 from crmot.models.viewsam.inputs import PIXEL_MEAN, PIXEL_STD, model_input
 from crmot.training.clips import NEGATIVE_IOU, box_iou, jittered_boxes, negative_boxes
@@ -146,3 +147,13 @@ def test_the_flipped_reading_is_the_same_for_a_frame_and_its_mirror_image(model)
     assert not torch.allclose(plain["refer"], plain_mirror["refer"], atol=1e-4)
     assert torch.allclose(shot["identity"].norm(dim=-1), torch.ones(2, 2))
     assert torch.allclose(shot["masks"], plain["masks"], atol=1e-4)  # masks from the frame as shot
+
+
+def test_on_a_gpu_attention_avoids_cudnn_s_per_shape_plans_and_on_cpu_nothing_changes():
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    with attention_kernels(torch.device("cuda")):  # sets flags only: no GPU needed
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+        assert torch.backends.cuda.flash_sdp_enabled() and torch.backends.cuda.mem_efficient_sdp_enabled()
+    assert torch.backends.cuda.cudnn_sdp_enabled() == before
+    with attention_kernels(torch.device("cpu")):
+        assert torch.backends.cuda.cudnn_sdp_enabled() == before

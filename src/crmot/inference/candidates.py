@@ -24,6 +24,7 @@ from crmot.data.frames import read_frame
 from crmot.data.tracks import Tracks
 from crmot.data.white_balance import sample_view_gain
 from crmot.models.viewsam import IDENTITY_DIM, ViewSAM, normalised_prompts
+from crmot.models.viewsam.attention import attention_kernels
 from crmot.models.viewsam.inputs import model_input
 
 
@@ -106,9 +107,10 @@ def read_frames(model: ViewSAM, images: torch.Tensor, camera: torch.Tensor, boxe
     if flip:
         mirrored = [torch.stack([1 - b[:, 2], b[:, 1], 1 - b[:, 0], b[:, 3]], 1) for b in boxes]
         images, camera, boxes = torch.cat([images, images.flip(-1)]), camera.repeat(2), boxes + mirrored
-    encoded = model.encode(images, camera)
-    out = model.describe(encoded, normalised_prompts(boxes, images.device))
-    refer = [model.refer(encoded, out["parts"], text).float().exp() for text in texts]
+    with attention_kernels(images.device):
+        encoded = model.encode(images, camera)
+        out = model.describe(encoded, normalised_prompts(boxes, images.device))
+        refer = [model.refer(encoded, out["parts"], text).float().exp() for text in texts]
     read = {"objectness": out["objectness"].float().sigmoid(), "identity": out["identity"].float(),
             "refer": torch.cat(refer, 1) if refer else None, "masks": out["masks"]}
     if flip:

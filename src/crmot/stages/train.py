@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crmot.models.viewsam import ViewSAM, normalised_prompts
+from crmot.models.viewsam.attention import attention_kernels
 from crmot.models.viewsam.checkpoint import check_fits, trainable_shapes
 from crmot.stages.launch import run_stage, with_packaged_config
 from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader
@@ -60,8 +61,9 @@ class ViewSAMModule(L.LightningModule):
         trained = torch.zeros(prompts.padding.shape, dtype=torch.bool, device=self.device)
         for b, target in enumerate(clip["targets"]):
             trained[b, : len(target["trained_mask"])] = target["trained_mask"].to(self.device)
-        return self.model(clip["images"].to(self.device), clip["views"].to(self.device), prompts, clip["sentences"],
-                          trained)
+        with attention_kernels(self.device):
+            return self.model(clip["images"].to(self.device), clip["views"].to(self.device), prompts, clip["sentences"],
+                              trained)
 
     def clip_losses(self, clips: list[dict]) -> dict[str, torch.Tensor]:
         """Each loss term averaged over the clips of the batch."""
