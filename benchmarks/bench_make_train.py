@@ -159,9 +159,10 @@ def main() -> None:
     last = run_dir / "train" / "checkpoints" / "last.ckpt"
     viewsam = torch.load(last, map_location="cpu", weights_only=False)["viewsam"] if last.exists() else None
     named = re.search(r"(viewsam-\S+\(.+?\)):\s+parameters", log.read_text())  # the run prints its model's table
+    info = machine()
     result = {
         "benchmark": "stage 3: make train on the pseudo labels of a world's train split, figures from the run's logs",
-        "machine": machine(), "gpu": machine()["gpu"],
+        "machine": info, "gpu": info["gpu"],
         "command": "make train " + " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items() if k != "BIN"),
         "world": f"{preset} preset, seed 0 ({data})", "labels": str(labels), "pseudo_label_seconds": pseudo_seconds,
         "model": viewsam["name"] if viewsam else named and named.group(1),

@@ -31,6 +31,15 @@ from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader  # no
 RESULTS = Path(__file__).resolve().parent / "results" / "train.json"
 
 
+def train_step(module: ViewSAMModule, optimizer: torch.optim.Optimizer, clips: list[dict], bf16: bool) -> None:
+    """One optimiser step on ``clips``, as Lightning's bf16-mixed plugin runs it (autocast forward)."""
+    with torch.autocast(module.device.type, dtype=torch.bfloat16, enabled=bf16):
+        loss = module.clip_losses(clips)["loss"]
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
 def measure(size: str, precision: str, compile_model: bool, steps: int, data: Path, device: torch.device) -> dict:
     torch.manual_seed(0)
     module = ViewSAMModule(size, "both", "minilm", allow_random_init=True).to(device)
@@ -50,11 +59,7 @@ def measure(size: str, precision: str, compile_model: bool, steps: int, data: Pa
         t0 = time.perf_counter()
         clips = next(iterator)
         t1 = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = module.clip_losses(clips)["loss"]
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        train_step(module, optimizer, clips, bf16)
         if device.type == "cuda":
             torch.cuda.synchronize()
         t2 = time.perf_counter()
@@ -81,8 +86,9 @@ def _forever(loader):
 
 def write(out: Path, runs: list[dict], table: dict, gpu: bool) -> None:
     fp32, bf16 = runs[0], runs[1]
+    info = machine()
     atomic_write_json(out, {
-        "machine": machine(), "gpu": machine()["gpu"], "size": fp32["size"],
+        "machine": info, "gpu": info["gpu"], "size": fp32["size"],
         "samples_per_s": bf16["samples_per_s"], "bf16_speedup": bf16["samples_per_s"] / fp32["samples_per_s"],
         "trainable_percent": table[list(table)[-1]]["trainable_percent"], "peak_mem_gb": bf16["peak_mem_gb"],
         "data_wait_fraction": bf16["data_wait_fraction"], "runs": runs,

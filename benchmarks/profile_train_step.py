@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_train import train_step  # noqa: E402
 from worlds import WORLDS  # noqa: E402
 
 from crmot.stages.train import ViewSAMModule  # noqa: E402
@@ -40,29 +41,22 @@ def main() -> None:
     optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-4)
     sync = torch.cuda.synchronize if gpu else (lambda: None)
 
-    def step(clip: dict, bf16: bool) -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = module.clip_losses([clip])["loss"]
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
     print(f"{module.model.name}, {args.clips} clips: images {[tuple(c['images'].shape) for c in clips]}")
     for bf16 in (False, True):
         for clip in clips:  # warm-up: every shape seen once
-            step(clip, bf16)
+            train_step(module, optimizer, [clip], bf16)
         sync()
         start = time.perf_counter()
         for _ in range(3):
             for clip in clips:
-                step(clip, bf16)
+                train_step(module, optimizer, [clip], bf16)
         sync()
         print(f"{'bf16-mixed' if bf16 else '32-true'}: {(time.perf_counter() - start) / (3 * len(clips)):.4f} s a step")
     activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if gpu else [])
     for bf16 in (False, True):
         with torch.profiler.profile(activities=activities) as profile:
             for clip in clips:
-                step(clip, bf16)
+                train_step(module, optimizer, [clip], bf16)
             sync()
         table = profile.key_averages()
         name = "bf16-mixed" if bf16 else "32-true"
