@@ -138,6 +138,21 @@ def _viewsam_ablation(r: dict) -> str:
         rows += ["", f"Diagnosis (CVRIDF1): {r['diagnosis']['what']}. {r['diagnosis'].get('note', '')}\n",
                  "| checkpoint | " + " | ".join(modes) + " |", "|---|" + "---|" * len(modes)]
         rows += [f"| {name} | " + " | ".join(f"{v[m]:.2f}" for m in modes) + " |" for name, v in diagnosis.items()]
+    if "by_expression_kind" in r:
+        rows += ["", _by_kind(r["by_expression_kind"])]
+    return "\n".join(rows)
+
+
+def _by_kind(r: dict) -> str:
+    """CVRIDF1 / CVRMA and false positives / misses per expression, by the garments a sentence names."""
+    kinds = list(next(iter(r["kinds"].values())))
+    rows = [f"By kind of expression: {r['what']}.\n", "| predictions by | " + " | ".join(
+        f"{k} (n={next(iter(r['kinds'].values()))[k]['expressions']})" for k in kinds) + " |",
+        "|---|" + "---|" * len(kinds)]
+    for label, per_kind in r["kinds"].items():
+        cells = [f"{_pair(per_kind[k])}, FP {per_kind[k]['FP']:.0f} / FN {per_kind[k]['FN']:.0f}" if k in per_kind else "-"
+                 for k in kinds]
+        rows.append(f"| {r['labels'].get(label, label)} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
