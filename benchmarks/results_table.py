@@ -145,13 +145,12 @@ def _viewsam_ablation(r: dict) -> str:
 
 def _by_kind(r: dict) -> str:
     """CVRIDF1 / CVRMA and false positives / misses per expression, by the garments a sentence names."""
-    kinds = list(next(iter(r["kinds"].values())))
+    first = next(iter(r["kinds"].values()))  # every label scores the same expressions
     rows = [f"By kind of expression: {r['what']}.\n", "| predictions by | " + " | ".join(
-        f"{k} (n={next(iter(r['kinds'].values()))[k]['expressions']})" for k in kinds) + " |",
-        "|---|" + "---|" * len(kinds)]
+        f"{k} (n={row['expressions']})" for k, row in first.items()) + " |", "|---|" + "---|" * len(first)]
     for label, per_kind in r["kinds"].items():
         cells = [f"{_pair(per_kind[k])}, FP {per_kind[k]['FP']:.0f} / FN {per_kind[k]['FN']:.0f}" if k in per_kind else "-"
-                 for k in kinds]
+                 for k in first]
         rows.append(f"| {r['labels'].get(label, label)} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
