@@ -40,6 +40,7 @@ from crmot.data.synthetic import ensure_world, load_preset  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.stages.associate import main as associate_main  # noqa: E402
 from crmot.stages.evaluate import main as evaluate_main  # noqa: E402
+from crmot.stages.manifest import MANIFEST  # noqa: E402
 from crmot.stages.tracklets import main as tracklets_main  # noqa: E402
 from crmot.stages.train import main as train_main  # noqa: E402
 
@@ -49,14 +50,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_world(seed: int, work: Path, preset: str, steps: int | None, training_seeds: list[int]) -> dict:
     data, run = work / f"world{seed}", work / f"run{seed}"
     ensure_world(data, load_preset(preset), seed)
-    timing = run / "stages_seconds.json"  # stages 1-2 skip finished work: a re-run reports the first run's time
-    started = time.perf_counter()
+    timing = run / "stages_seconds.json"  # stages 1-2 skip finished work: a re-run reports the last real run's time
+    started, started_at = time.perf_counter(), time.time()
     tracklets_main(["predict", "--config", str(CONF_DIR / "tracklets.yaml"), "--data.root", str(data),
                     "--model.output_dir", str(run / "tracklets"), "--trainer.accelerator", "cpu"])
     associate_main(["predict", "--config", str(CONF_DIR / "associate.yaml"), "--data.root", str(data),
                     "--model.tracklets_dir", str(run / "tracklets"), "--model.output_dir", str(run / "pseudo"),
                     "--trainer.accelerator", "cpu"])
-    if not timing.exists():
+    if not timing.exists() or stages_ran(run, started_at):
         atomic_write_json(timing, {"seconds": round(time.perf_counter() - started, 1), "machine": machine()})
     stages_seconds = json.loads(timing.read_text())["seconds"]
     started = time.perf_counter()
@@ -73,6 +74,13 @@ def run_world(seed: int, work: Path, preset: str, steps: int | None, training_se
                           spread=round(max(r["CVRIDF1"] for r in runs) - min(r["CVRIDF1"] for r in runs), 2))
     return {"seed": seed, "preset": preset, "expressions": len(json.loads(
         (run / "zeroshot" / "metrics.json").read_text())["expressions"]), "rows": rows}
+
+
+def stages_ran(run: Path, since: float) -> bool:
+    """Whether stage 1 or 2 redid a scene after ``since`` (a stage rewrites a scene's manifest only when
+    it redoes the scene, e.g. after a change of crmot's source), so that the stored time is stale."""
+    return any(path.stat().st_mtime >= since for stage in ("tracklets", "pseudo")
+               for path in (run / stage).rglob(MANIFEST))
 
 
 def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_seed: int, steps: int | None) -> dict:

@@ -124,10 +124,11 @@ def _viewsam_ablation(r: dict) -> str:
     for name in ["training-free", *r["variants"], *_extra_rows(r)]:
         rows.append(f"| {name} | " + " | ".join(_pair(r["results"][w][name]) if name in r["results"][w] else "-"
                                                for w in worlds) + " |")
-    for key, title in (("inference_grid", "Inference settings"), ("training_runs", "Training runs")):
+    for key, title in (("inference_grid", "Inference settings"), ("training_runs", "Training runs"),
+                       ("decision_grid", "Answer decision")):
         if key in r:
             grid = r[key]
-            seeds = list(grid["training-free"])
+            seeds = grid.get("columns", list(grid["training-free"]))
             rows += ["", f"{title}: {grid['what']}.\n", "| setting | " + " | ".join(seeds) + " |",
                      "|---|" + "---|" * len(seeds)]
             for name, figures in {"training-free": grid["training-free"], **grid["rows"]}.items():

@@ -77,10 +77,11 @@ def test_tracklets_of_one_object_split_in_time_join_one_identity():
 
 
 def test_referring_evidence_is_pooled_over_views():
-    """0.9 in one view and 0.3 in the other pool to 0.6: the object is answered in both views."""
+    """0.9 in one view and 0.3 in the other pool to 0.6, over the threshold: the object is answered in
+    both views."""
     one = {"box": [5, 5, 10, 20], "identity": A, "refer": [0.9]}
     other = {"box": [20, 8, 12, 24], "identity": A, "refer": [0.3]}
-    config = FusionConfig(geometry_weight=0.0, at_least_one=False)
+    config = FusionConfig(geometry_weight=0.0, at_least_one=False, refer_threshold=0.5)
     _, answers = _answer({1: _view([one]), 2: _view([other])}, config)
     assert len(answers[1].tracks) == len(answers[2].tracks) == 6
     assert np.allclose(answers[2].tracks.scores, 0.6)

@@ -44,7 +44,7 @@ class FusionConfig:
     geometry_sigma: float = 0.5  # feet this far apart (in person heights) halve-ish the geometric evidence
     max_distance: float = 2.0  # person heights: tracklets seen together further apart cannot be one object
     overlap_tolerance: int = 1  # frames two tracklets of one view may share and still be one object
-    refer_threshold: float = 0.5  # least pooled referring probability of an answered identity ...
+    refer_threshold: float = 0.6  # least pooled referring probability of an answered identity ...
     relative_threshold: float = 0.85  # ... or least share of the best identity's (1: the best only)
     at_least_one: bool = True  # every CRTrack expression refers to an object: else answer the most referred
     min_rows: int = 3  # identities with fewer rows (all views) are flicker, not objects

@@ -1,0 +1,108 @@
+"""Re-choose stage 4's answer decision for a trained ViewSAM, on validation worlds only.
+
+    python benchmarks/sweep_decision.py --run WORLD TRACKLETS CHECKPOINT [--run ...]
+        [--refer 0.4 0.5 0.6 0.7] [--relative 0.7 0.85 0.95 1.0] [--out sweep.json]
+
+An identity answers an expression when its pooled referring probability clears ``refer_threshold``,
+or comes within ``relative_threshold`` of the best identity's (``crmot.inference.fusion``). Where
+those two sit trades CVRIDF1 against CVRMA, and a model trained another way may want them elsewhere.
+Each ``--run`` (a world's root with ground truth, its stage-1 tracklets, one checkpoint) is read once
+(the costly part); every grid point then only re-decides and re-scores. The other fusion settings are
+the packaged ``evaluate.yaml``'s. Give several checkpoints of one world (training seeds) as several
+runs: a setting is worth keeping when it helps across them, not on one draw.
+
+Use worlds that the figures you report never see: a threshold chosen on the test worlds is tuned on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine  # noqa: E402
+
+from crmot.constants import CONF_DIR  # noqa: E402
+from crmot.data.crtrack import Scene, list_scenes, load_scene  # noqa: E402
+from crmot.data.expression_files import write_predictions  # noqa: E402
+from crmot.inference.candidates import CandidateConfig, ViewRows, predict_scene  # noqa: E402
+from crmot.inference.fusion import FusionConfig, answer, identities  # noqa: E402
+from crmot.io import atomic_write_json  # noqa: E402
+from crmot.metrics.evaluate import evaluate  # noqa: E402
+from crmot.stages.evaluate import EvaluationModule  # noqa: E402
+
+
+def packaged_settings() -> tuple[CandidateConfig, FusionConfig]:
+    model = yaml.safe_load((CONF_DIR / "evaluate.yaml").read_text())["model"]
+    return CandidateConfig(**model["candidates"]), FusionConfig(**model["fusion"])
+
+
+def read_world(world: Path, tracklets: Path, checkpoint: Path, candidates: CandidateConfig,
+               split: str) -> list[tuple[Scene, dict[int, ViewRows]]]:
+    """ViewSAM's reading of every scene of ``split`` (the expensive step, done once per run)."""
+    module = EvaluationModule(str(checkpoint), str(tracklets), tempfile.mkdtemp())
+    readings = []
+    for name in list_scenes(world, split):
+        scene = load_scene(world, split, name, labels=False)
+        prompts, _ = module.prompts(scene)
+        readings.append((scene, predict_scene(module.model, scene, prompts, [e.sentence for e in scene.expressions],
+                                              candidates, torch.device("cpu"))))
+    return readings
+
+
+def score(world: Path, readings: list[tuple[Scene, dict[int, ViewRows]]], fusion: FusionConfig, split: str) -> dict:
+    """CVRIDF1 / CVRMA of the answers ``fusion`` decides (boxes only: the metrics read no masks)."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for scene, views in readings:
+            sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
+            objects = identities(views, fusion)
+            for i, expression in enumerate(scene.expressions):
+                for k, reply in answer(views, objects, i, sizes, fusion).items():
+                    write_predictions(root, expression.name, k, reply.tracks)
+        mean = evaluate(world, root, split=split)["mean"]
+    return {"CVRIDF1": round(mean["CVRIDF1"], 2), "CVRMA": round(mean["CVRMA"], 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", nargs=3, action="append", required=True, metavar=("WORLD", "TRACKLETS", "CHECKPOINT"))
+    parser.add_argument("--refer", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.7])
+    parser.add_argument("--relative", type=float, nargs="+", default=[0.7, 0.85, 0.95, 1.0])
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--out", type=Path, default=Path("sweep_decision.json"))
+    args = parser.parse_args()
+    candidates, base = packaged_settings()
+    grid = [replace(base, refer_threshold=r, relative_threshold=q) for r, q in itertools.product(args.refer, args.relative)]
+    runs = []
+    for world, tracklets, checkpoint in map(lambda r: tuple(map(Path, r)), args.run):
+        readings = read_world(world, tracklets, checkpoint, candidates, args.split)
+        runs.append({"world": str(world), "checkpoint": str(checkpoint),
+                     "scores": [score(world, readings, fusion, args.split) for fusion in grid]})
+        print(f"read and scored {world} with {checkpoint}", flush=True)
+    rows = []
+    for i, fusion in enumerate(grid):
+        figures = np.array([[run["scores"][i]["CVRIDF1"], run["scores"][i]["CVRMA"]] for run in runs])
+        rows.append({"refer_threshold": fusion.refer_threshold, "relative_threshold": fusion.relative_threshold,
+                     "packaged": fusion == base, "CVRIDF1": round(float(figures[:, 0].mean()), 2),
+                     "CVRMA": round(float(figures[:, 1].mean()), 2)})
+    atomic_write_json(args.out, {"machine": machine(), "split": args.split, "packaged": {
+        "refer_threshold": base.refer_threshold, "relative_threshold": base.relative_threshold},
+        "rows": rows, "runs": runs})
+    print(f"{'refer':>6} {'relative':>8} {'CVRIDF1':>8} {'CVRMA':>7}  (mean over {len(runs)} runs)")
+    for row in sorted(rows, key=lambda r: -(r["CVRIDF1"] + r["CVRMA"])):
+        mark = "  <- packaged" if row["packaged"] else ""
+        print(f"{row['refer_threshold']:>6} {row['relative_threshold']:>8} {row['CVRIDF1']:>8.2f} {row['CVRMA']:>7.2f}{mark}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
