@@ -162,7 +162,11 @@ def _extra_rows(r: dict) -> list[str]:
     return list(dict.fromkeys(n for figures in r["results"].values() for n in figures if n not in known))
 
 
-SECTIONS = {"accuracy": _accuracy, "viewsam_ablation": _viewsam_ablation, "pseudolabels": _pseudolabels,
+def _accuracy_by_kind(r: dict) -> str:
+    return "## Accuracy of record by kind of expression\n\n" + _by_kind(r)
+
+
+SECTIONS = {"accuracy": _accuracy, "accuracy_by_kind": _accuracy_by_kind, "viewsam_ablation": _viewsam_ablation, "pseudolabels": _pseudolabels,
             "tracklets": _tracklets, "train_make": _train_make, "train": _train,
             "infer": _infer, "eval": _eval}
 
