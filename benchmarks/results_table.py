@@ -166,8 +166,8 @@ def _accuracy_by_kind(r: dict) -> str:
     return "## Accuracy of record by kind of expression\n\n" + _by_kind(r)
 
 
-SECTIONS = {"accuracy": _accuracy, "accuracy_by_kind": _accuracy_by_kind, "viewsam_ablation": _viewsam_ablation, "pseudolabels": _pseudolabels,
-            "tracklets": _tracklets, "train_make": _train_make, "train": _train,
+SECTIONS = {"accuracy": _accuracy, "accuracy_by_kind": _accuracy_by_kind, "viewsam_ablation": _viewsam_ablation,
+            "pseudolabels": _pseudolabels, "tracklets": _tracklets, "train_make": _train_make, "train": _train,
             "infer": _infer, "eval": _eval}
 
 if __name__ == "__main__":
