@@ -34,7 +34,7 @@ from crmot.constants import CONF_DIR  # noqa: E402
 from crmot.data.crtrack import Scene, list_scenes, load_scene  # noqa: E402
 from crmot.data.expression_files import write_predictions  # noqa: E402
 from crmot.inference.candidates import CandidateConfig, ViewRows, predict_scene  # noqa: E402
-from crmot.inference.fusion import FusionConfig, answer, identities  # noqa: E402
+from crmot.inference.fusion import FusionConfig, answer_scene  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.metrics.evaluate import evaluate  # noqa: E402
 from crmot.stages.evaluate import EvaluationModule  # noqa: E402
@@ -48,13 +48,15 @@ def packaged_settings() -> tuple[CandidateConfig, FusionConfig]:
 def read_world(world: Path, tracklets: Path, checkpoint: Path, candidates: CandidateConfig,
                split: str) -> list[tuple[Scene, dict[int, ViewRows]]]:
     """ViewSAM's reading of every scene of ``split`` (the expensive step, done once per run)."""
-    module = EvaluationModule(str(checkpoint), str(tracklets), tempfile.mkdtemp())
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    with tempfile.TemporaryDirectory() as unused_output:  # the module writes nothing here
+        module = EvaluationModule(str(checkpoint), str(tracklets), unused_output).to(device)
     readings = []
     for name in list_scenes(world, split):
         scene = load_scene(world, split, name, labels=False)
         prompts, _ = module.prompts(scene)
         readings.append((scene, predict_scene(module.model, scene, prompts, [e.sentence for e in scene.expressions],
-                                              candidates, torch.device("cpu"))))
+                                              candidates, device)))
     return readings
 
 
@@ -63,11 +65,9 @@ def score(world: Path, readings: list[tuple[Scene, dict[int, ViewRows]]], fusion
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         for scene, views in readings:
-            sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
-            objects = identities(views, fusion)
-            for i, expression in enumerate(scene.expressions):
-                for k, reply in answer(views, objects, i, sizes, fusion).items():
-                    write_predictions(root, expression.name, k, reply.tracks)
+            for name, replies in answer_scene(views, scene, fusion).items():
+                for k, reply in replies.items():
+                    write_predictions(root, name, k, reply.tracks)
         mean = evaluate(world, root, split=split)["mean"]
     return {"CVRIDF1": round(mean["CVRIDF1"], 2), "CVRMA": round(mean["CVRMA"], 2)}
 

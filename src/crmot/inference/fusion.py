@@ -28,6 +28,7 @@ from crmot.association.affinity import Affinity
 from crmot.association.clustering import cluster
 from crmot.association.geometry import GroundPlane, apply_homography
 from crmot.data import masks as rle
+from crmot.data.crtrack import Scene
 from crmot.data.tracks import Tracks
 from crmot.inference.candidates import ViewRows
 
@@ -117,6 +118,13 @@ def answer(views: dict[int, ViewRows], objects: list[Identity], expression: int,
         chosen = [(objects[i].rows[k], new_id, pooled[i]) for new_id, i in enumerate(answered, start=1) if k in objects[i].rows]
         out[k] = _answer(view, chosen, sizes[k]) if chosen else Answer(Tracks.empty(), [])
     return out
+
+
+def answer_scene(views: dict[int, ViewRows], scene: Scene, config: FusionConfig) -> dict[str, dict[int, Answer]]:
+    """Every expression of ``scene`` answered in every view, over one set of cross-view identities."""
+    objects = identities(views, config)
+    sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
+    return {e.name: answer(views, objects, i, sizes, config) for i, e in enumerate(scene.expressions)}
 
 
 def _pooled_refer(views: dict[int, ViewRows], identity: Identity, expression: int) -> float:

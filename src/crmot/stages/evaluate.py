@@ -31,7 +31,7 @@ from crmot.data.expression_files import write_predictions
 from crmot.data.tracks import Tracks, read_tracks
 from crmot.errors import MissingFileError
 from crmot.inference.candidates import CandidateConfig, predict_scene
-from crmot.inference.fusion import Answer, FusionConfig, answer, identities
+from crmot.inference.fusion import Answer, FusionConfig, answer_scene
 from crmot.io import atomic_write_json
 from crmot.metrics.evaluate import evaluate, print_report
 from crmot.models.viewsam.checkpoint import load_viewsam
@@ -112,9 +112,7 @@ class EvaluationModule(L.LightningModule):
         views = predict_scene(self.model, scene, prompts, sentences, self.candidates, self.device, progress=advance)
         if advance is not None:
             advance(scene.num_frames, scene.num_frames)
-        objects = identities(views, self.fusion)
-        sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
-        out.answers = {e.name: answer(views, objects, i, sizes, self.fusion) for i, e in enumerate(scene.expressions)}
+        out.answers = answer_scene(views, scene, self.fusion)
         out.seconds = time.perf_counter() - start
         return out
 
