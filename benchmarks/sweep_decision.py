@@ -42,7 +42,7 @@ from crmot.stages.evaluate import EvaluationModule  # noqa: E402
 
 def packaged_settings() -> tuple[CandidateConfig, FusionConfig]:
     model = yaml.safe_load((CONF_DIR / "evaluate.yaml").read_text())["model"]
-    return CandidateConfig(**model["candidates"]), FusionConfig(**model["fusion"])
+    return CandidateConfig(**model.get("candidates") or {}), FusionConfig(**model.get("fusion") or {})
 
 
 def read_world(world: Path, tracklets: Path, checkpoint: Path, candidates: CandidateConfig,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import crmot
 from crmot.data import load_split
 from crmot.stages.tracklets import main
 from crmot.tracklets.io import read_tracklets
@@ -80,11 +81,41 @@ def test_an_output_of_other_crmot_source_is_redone(tiny_root, first_run, tmp_pat
 
     out = tmp_path / "tracklets"
     shutil.copytree(first_run, out)
-    monkeypatch.setattr(manifest, "code_fingerprint", lambda: "edited-source")
+    monkeypatch.setattr(manifest, "code_fingerprint", lambda *modules: "edited-source")
     with caplog.at_level("INFO"):
         _run(tiny_root, out)
     assert "skipped" not in caplog.text
     assert {json.loads(p.read_text())["code"] for p in out.rglob("manifest.json")} == {"edited-source"}
+
+
+def test_stage_code_is_what_its_imports_reach():
+    """A stage's manifest names its own code and its plug-ins', so an edit to training code leaves stage
+    1's outputs standing, while an edit to its tracker redoes them."""
+    from crmot.stages.manifest import code_fingerprint, source_files
+
+    stage1 = {p.relative_to(Path(crmot.__file__).parent).as_posix()
+              for p in source_files("crmot.stages.tracklets", "crmot.tracklets.backends.classical")}
+    assert {"__init__.py", "stages/tracklets.py", "stages/manifest.py", "tracklets/tracker.py",
+            "tracklets/backends/classical/detector.py", "data/crtrack.py"} <= stage1
+    assert not any(p.startswith(("training/", "models/viewsam/", "inference/")) for p in stage1)
+    assert "tracklets/backends/sam3.py" not in stage1  # a backend it was not configured with
+    assert code_fingerprint("crmot.stages.tracklets") != code_fingerprint("crmot.stages.train")
+
+
+def test_source_files_follow_imports_inside_functions(tmp_path, monkeypatch):
+    from crmot.stages import manifest
+
+    package = tmp_path / "crmot"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "a.py").write_text("from crmot.sub import b\n")
+    (package / "sub" / "b.py").write_text("def f():\n    import crmot.c\n")
+    (package / "c.py").write_text("X = 1\n")
+    (package / "d.py").write_text("from crmot.a import something_not_a_module\n")
+    monkeypatch.setattr(manifest.crmot, "__file__", str(package / "__init__.py"))
+    names = [p.relative_to(package).as_posix() for p in manifest.source_files("crmot.a")]
+    assert names == ["__init__.py", "a.py", "c.py", "sub/__init__.py", "sub/b.py"]
 
 
 def test_corrupt_frame_is_a_clear_error_and_finished_scenes_stay(tiny_root, first_run, tmp_path, capsys):

@@ -28,7 +28,7 @@ from crmot.models.viewsam.attention import attention_kernels
 from crmot.models.viewsam.inputs import model_input
 
 
-@dataclass
+@dataclass(frozen=True)  # a shared default of the stage's signature
 class CandidateConfig:
     window: int = 8  # frames per view encoded together (bounded memory on long videos)
     expression_batch: int = 32  # expressions scored together (memory grows with it)

@@ -33,8 +33,12 @@ from crmot.data.tracks import Tracks
 from crmot.inference.candidates import ViewRows
 
 
-@dataclass
+@dataclass(frozen=True)  # a shared default of the stage's signature
 class FusionConfig:
+    """Stage 4's settings (``--model.fusion.<name>``), chosen on the demo preset's validation seeds 0-4;
+    benchmarks report other seeds. ``refer_threshold`` was chosen again for the 2000-step models (0.5
+    before): ``benchmarks/results/viewsam_ablation.json`` -> ``decision_grid``."""
+
     #: least mean objectness of a tracklet that is kept. Low: a model trained on pseudo labels is unsure
     #: of the people its teacher missed (drawn as negatives in training), and dropping a person costs
     #: every expression about them, while a kept speck of floor is rarely the best answer to any

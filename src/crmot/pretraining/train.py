@@ -174,7 +174,7 @@ def pretrain(out: Path, world: Path, recipe: Recipe, accelerator: str = "auto", 
     trainer.fit(module, loader)
     facts = {"backbone": BACKBONE, "recipe": asdict(recipe), "world": str(world),
              "world_summary": json.loads(summary_path.read_text()), "history": module.history,
-             "seconds": round(time.perf_counter() - started, 1), "code": code_fingerprint(), "versions": versions(),
+             "seconds": round(time.perf_counter() - started, 1), "code": code_fingerprint(__name__), "versions": versions(),
              "device": str(trainer.strategy.root_device)}
     facts = json.loads(json.dumps(facts))  # plain types only: the checkpoint loads with weights_only
     state = {k: v.detach().cpu().contiguous() for k, v in module.sam.state_dict().items()}

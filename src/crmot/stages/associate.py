@@ -33,7 +33,7 @@ from crmot.data.crtrack import Scene, list_scenes, load_scene
 from crmot.errors import MissingFileError
 from crmot.io import atomic_write_json
 from crmot.stages.launch import run_stage, with_packaged_config
-from crmot.stages.manifest import MANIFEST, is_done, manifest_dir, view_fingerprint, write_manifest
+from crmot.stages.manifest import MANIFEST, is_done, manifest_dir, modules_of, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.backends.classical import ClassicalBackend
@@ -76,6 +76,7 @@ class AssociationModule(L.LightningModule):
         self.describer = describer or AttributeDescriber()
         self.association = association or AssociationConfig()
         self.overwrite = overwrite
+        self.code = (__name__, *modules_of(self.embedder, self.segmenter, self.describer))
 
     def backends(self) -> dict:
         return {"embedder": self.embedder.describe(), "segmenter": self.segmenter.describe(),
@@ -100,7 +101,7 @@ class AssociationModule(L.LightningModule):
                "tracklets": _files_digest(source, [v.index for v in scene.views]),
                "inputs": {v.name: view_fingerprint(v) for v in scene.views}}
         out = ScenePseudoLabels(scene, key)
-        if not self.overwrite and is_done(self.manifest_dir(scene.split, scene.name), key):
+        if not self.overwrite and is_done(self.manifest_dir(scene.split, scene.name), key, self.code):
             out.skipped = True
             return out
         start = time.perf_counter()
@@ -128,7 +129,7 @@ class PseudoLabelWriter(BasePredictionWriter):
             return
         scene, result = prediction.source, prediction.result
         write_scene(pl_module.output_dir, scene, result)
-        write_manifest(pl_module.manifest_dir(scene.split, scene.name), prediction.key, pl_module.device,
+        write_manifest(pl_module.manifest_dir(scene.split, scene.name), prediction.key, pl_module.code, pl_module.device,
                        seconds=prediction.seconds, tracklets=len(result.tracklets), identities=len(result.descriptions),
                        splits=result.splits, rounds=result.rounds, geometry=result.geometry)
         log.info("%s/%s: %d tracklets -> %d identities in %.1f s (%s geometry)", scene.split, scene.name,

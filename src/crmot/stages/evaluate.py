@@ -36,7 +36,7 @@ from crmot.io import atomic_write_json
 from crmot.metrics.evaluate import evaluate, print_report
 from crmot.models.viewsam.checkpoint import load_viewsam
 from crmot.stages.launch import run_stage, with_packaged_config
-from crmot.stages.manifest import MANIFEST, is_done, manifest_dir, view_fingerprint, write_manifest
+from crmot.stages.manifest import MANIFEST, is_done, manifest_dir, modules_of, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.io import rows_path
 
@@ -62,16 +62,16 @@ class EvaluationData(SceneData):
 class EvaluationModule(L.LightningModule):
     def __init__(self, checkpoint: str = "runs/demo/train/checkpoints/last.ckpt",
                  tracklets_dir: str = "runs/demo/tracklets", output_dir: str = "runs/demo/eval",
-                 candidates: CandidateConfig | None = None, fusion: FusionConfig | None = None,
+                 candidates: CandidateConfig = CandidateConfig(), fusion: FusionConfig = FusionConfig(),
                  overwrite: bool = False) -> None:
         super().__init__()
         self.model, self.checkpoint = load_viewsam(checkpoint)
         self.model.requires_grad_(False)
         self.tracklets_dir = Path(tracklets_dir)
         self.output_dir = Path(output_dir)
-        self.candidates = candidates or CandidateConfig()
-        self.fusion = fusion or FusionConfig()
+        self.candidates, self.fusion = candidates, fusion
         self.overwrite = overwrite
+        self.code = (__name__, *modules_of(self.model))  # whose source an output's manifest records
 
     def on_predict_start(self) -> None:
         self.progress = progress.on_rank_zero(self.trainer, "stage 4 frames")
@@ -103,7 +103,7 @@ class EvaluationModule(L.LightningModule):
                "fusion": asdict(self.fusion), "expressions": [e.name for e in scene.expressions],
                "tracklets": stage1, "inputs": {v.name: view_fingerprint(v) for v in scene.views}}
         out = ScenePredictions(scene, key)
-        if not self.overwrite and is_done(self.manifest_dir(scene), key):
+        if not self.overwrite and is_done(self.manifest_dir(scene), key, self.code):
             out.skipped = True
             return out
         start = time.perf_counter()
@@ -143,7 +143,8 @@ class AnswerWriter(BasePredictionWriter):
                 rle.write_jsonl(path.with_suffix(".masks.jsonl"), reply.masks)
                 rows += len(reply.tracks)
         frames_per_s = scene.num_frames * len(scene.views) / max(prediction.seconds, 1e-9)
-        write_manifest(pl_module.manifest_dir(scene), prediction.key, pl_module.device, seconds=prediction.seconds,
+        write_manifest(pl_module.manifest_dir(scene), prediction.key, pl_module.code, pl_module.device,
+                       seconds=prediction.seconds,
                        rows=rows, frames_per_s=frames_per_s)
         log.info("%s/%s: %d expressions answered with %d rows in %.1f s (%.1f view-frames/s, %s)", scene.split,
                  scene.name, len(prediction.answers), rows, prediction.seconds, frames_per_s, pl_module.model.name)

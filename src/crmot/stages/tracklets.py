@@ -30,7 +30,7 @@ from crmot.data.crtrack import list_scenes, load_scene
 from crmot.data.frames import read_frame
 from crmot.io import atomic_write_json
 from crmot.stages.launch import run_stage, with_packaged_config
-from crmot.stages.manifest import is_done, manifest_dir, view_fingerprint, write_manifest
+from crmot.stages.manifest import is_done, manifest_dir, modules_of, view_fingerprint, write_manifest
 from crmot.stages.scenes import SceneData
 from crmot.tracklets.backends import SegmentationBackend
 from crmot.tracklets.backends.classical import ClassicalBackend
@@ -69,6 +69,7 @@ class TrackletModule(L.LightningModule):
         self.prompts = prompts or [CATEGORY]
         self.output_dir = Path(output_dir)
         self.overwrite = overwrite
+        self.code = (__name__, *modules_of(self.backend))  # whose source an output's manifest records
 
     def on_predict_start(self) -> None:
         self.backend.setup(self.device)
@@ -82,7 +83,7 @@ class TrackletModule(L.LightningModule):
         key = {"stage": "tracklets", "backend": self.backend.describe(), "prompts": self.prompts,
                "inputs": {v.name: view_fingerprint(v) for v in scene.views}}
         result = SceneTracklets(scene.split, scene.name, self.output_dir / scene.split / scene.name, key)
-        if not self.overwrite and is_done(manifest_dir(self.output_dir, scene.split, scene.name), key):
+        if not self.overwrite and is_done(manifest_dir(self.output_dir, scene.split, scene.name), key, self.code):
             result.skipped = True
             return result
         start = time.perf_counter()
@@ -116,8 +117,8 @@ class TrackletWriter(BasePredictionWriter):
         for index, tracklets in prediction.views.items():
             write_tracklets(prediction.output_dir, index, tracklets)
         write_manifest(
-            manifest_dir(pl_module.output_dir, prediction.split, prediction.scene), prediction.key, pl_module.device,
-            seconds=prediction.seconds,
+            manifest_dir(pl_module.output_dir, prediction.split, prediction.scene), prediction.key, pl_module.code,
+            pl_module.device, seconds=prediction.seconds,
             frames=prediction.frames,
             frames_per_s=prediction.frames / prediction.seconds if prediction.seconds else None,
             rows={f"View{k}": len(t.tracks) for k, t in prediction.views.items()},
