@@ -1,7 +1,7 @@
 """Accuracy of record: the training-free pipeline, weakly supervised ViewSAM and oracle-trained ViewSAM.
 
     python benchmarks/bench_accuracy.py [--seeds 100 101 102 103 104] [--training-seeds 0 1]
-                                        [--out benchmarks/results/accuracy.json]
+                                        [--rows weak gt] [--out benchmarks/results/accuracy.json]
     python benchmarks/bench_accuracy.py --table   # the README's table, from the JSON
 
 For each world (the demo preset drawn with one seed), three rows on its test split:
@@ -18,6 +18,8 @@ A world's test split holds some 30 expressions, each answered nearly all or noth
 training run differs from another by its seed alone by several CVRIDF1 points on one world. With
 ``--training-seeds`` each ViewSAM row is trained once per seed (``seed_everything`` and the clip
 sampler's seed) and gives the mean of its runs, each run's figures and their spread (max - min).
+``--rows gt`` measures that trained row again and keeps the other one from ``--out`` (same worlds and
+training seeds): a change that concerns one row costs that row's runs only.
 """
 
 from __future__ import annotations
@@ -47,7 +49,12 @@ from crmot.stages.train import main as train_main  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_world(seed: int, work: Path, preset: str, steps: int | None, training_seeds: list[int]) -> dict:
+TRAINED_ROWS = ("weak", "gt")
+
+
+def run_world(seed: int, work: Path, preset: str, steps: int | None, training_seeds: list[int],
+              kept: dict[str, dict] | None = None) -> dict:
+    """Every row of one world; trained rows found in ``kept`` are taken from there, not measured."""
     data, run = work / f"world{seed}", work / f"run{seed}"
     ensure_world(data, load_preset(preset), seed)
     timing = run / "stages_seconds.json"  # stages 1-2 skip finished work: a re-run reports the last real run's time
@@ -67,7 +74,10 @@ def run_world(seed: int, work: Path, preset: str, steps: int | None, training_se
                               "model": "classical tracklets + colour ReID + attributes + MiniLM matcher"}}
     oracle = run / "oracle"
     write_oracle_labels(data, oracle, "train")  # cheap; rewritten so that a stopped run leaves no half root
-    for name, labels in (("weak", run / "pseudo"), ("gt", oracle)):
+    for name, labels in zip(TRAINED_ROWS, (run / "pseudo", oracle), strict=True):
+        if kept and name in kept:
+            rows[name] = kept[name]
+            continue
         runs = [train_and_evaluate(data, run, labels, run / name / f"seed{t}", t, steps) for t in training_seeds]
         rows[name] = {k: mean_of(runs, k) for k in ("CVRIDF1", "CVRMA", "steps", "seconds")}
         rows[name].update(model=runs[0]["model"], runs=runs,
@@ -147,6 +157,25 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def kept_rows(args: argparse.Namespace) -> tuple[dict[int, dict[str, dict]], dict]:
+    """The trained rows not asked for, per world, from the existing ``--out`` (which must have measured
+    the same worlds with the same training seeds), and where they came from."""
+    names = [n for n in TRAINED_ROWS if n not in args.rows]
+    if not names:
+        return {}, {}
+    try:
+        previous = json.loads(args.out.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        sys.exit(f"{args.out}: cannot keep rows {names} from it ({error})")
+    worlds = {w["seed"]: w["rows"] for w in previous.get("worlds", [])}
+    if previous.get("training_seeds") != args.training_seeds or not set(args.seeds) <= set(worlds):
+        sys.exit(f"{args.out}: measured worlds {sorted(worlds)} with training seeds {previous.get('training_seeds')}; "
+                 f"rows {names} cannot be kept for worlds {args.seeds} with training seeds {args.training_seeds}")
+    kept = {seed: {n: worlds[seed][n] for n in names} for seed in args.seeds}
+    origin = previous.get("rows_kept_from", {})
+    return kept, {"rows_kept_from": {n: origin.get(n, previous["machine"].get("commit")) for n in names}}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(REPORT_SEEDS))
@@ -156,16 +185,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="one ViewSAM run per seed for each trained row; the row gives their mean")
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench_accuracy")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "accuracy.json")
+    parser.add_argument("--rows", nargs="+", choices=TRAINED_ROWS, default=list(TRAINED_ROWS),
+                        help="trained rows to measure; the others are kept from --out")
     parser.add_argument("--table", action="store_true", help="print the README's markdown table from --out and stop")
     args = parser.parse_args(argv)
     if args.table:
         print(markdown_table(json.loads(args.out.read_text())))
         return
+    kept, kept_from = kept_rows(args)
     worlds = []
     for seed in args.seeds:
-        worlds.append(run_world(seed, args.work, args.preset, args.steps, args.training_seeds))
+        worlds.append(run_world(seed, args.work, args.preset, args.steps, args.training_seeds, kept.get(seed)))
         result = {"machine": machine(), "benchmark": "accuracy", "preset": args.preset, "seeds": args.seeds,
-                  "training_seeds": args.training_seeds,
+                  "training_seeds": args.training_seeds, **kept_from,
                   "settings_chosen_on": {"seeds": list(VALIDATION_SEEDS), "preset": args.preset},
                   "worlds": worlds, "mean": summarise(worlds)}
         atomic_write_json(args.out, result)  # after every world: a long run that stops keeps what it measured
