@@ -50,6 +50,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 TRAINED_ROWS = ("weak", "gt")
+#: Stage 4's answer decision for a trained row where validation chose another than FusionConfig's
+#: default, which was chosen for weakly trained models: the GT-trained models of validation seeds 0-4
+#: (two training seeds each) read by sweep_decision.py and chosen by the same rule
+#: (``viewsam_ablation.json`` -> ``decision_grid_gt``).
+ROW_FUSION = {"gt": {"refer_threshold": 0.7}}
 
 
 def run_world(seed: int, work: Path, preset: str, steps: int | None, training_seeds: list[int],
@@ -78,9 +83,11 @@ def run_world(seed: int, work: Path, preset: str, steps: int | None, training_se
         if kept and name in kept:
             rows[name] = kept[name]
             continue
-        runs = [train_and_evaluate(data, run, labels, run / name / f"seed{t}", t, steps) for t in training_seeds]
+        runs = [train_and_evaluate(data, run, labels, run / name / f"seed{t}", t, steps, ROW_FUSION.get(name, {}))
+                for t in training_seeds]
+        fusion = [r.pop("fusion") for r in runs][0]  # the same for every run of a row
         rows[name] = {k: mean_of(runs, k) for k in ("CVRIDF1", "CVRMA", "steps", "seconds")}
-        rows[name].update(model=runs[0]["model"], runs=runs,
+        rows[name].update(model=runs[0]["model"], fusion=fusion, runs=runs,
                           spread=round(max(r["CVRIDF1"] for r in runs) - min(r["CVRIDF1"] for r in runs), 2))
     return {"seed": seed, "preset": preset, "expressions": len(json.loads(
         (run / "zeroshot" / "metrics.json").read_text())["expressions"]), "rows": rows}
@@ -93,9 +100,10 @@ def stages_ran(run: Path, since: float) -> bool:
                for path in (run / stage).rglob(MANIFEST))
 
 
-def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_seed: int, steps: int | None) -> dict:
+def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_seed: int, steps: int | None,
+                       fusion: dict | None = None) -> dict:
     """One ViewSAM trained on ``labels`` with ``training_seed`` (reused when its checkpoint exists), then
-    evaluated on the test split."""
+    evaluated on the test split (``fusion``: stage 4 settings other than the defaults)."""
     checkpoint = out / "train" / "checkpoints" / "last.ckpt"
     timing = out / "train" / "train_seconds.json"  # a reused checkpoint reports the time it took to train
     if not checkpoint.exists():
@@ -110,12 +118,14 @@ def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_
     started = time.perf_counter()
     evaluate_main(["predict", "--config", str(CONF_DIR / "evaluate.yaml"), "--data.root", str(data),
                    "--model.checkpoint", str(checkpoint), "--model.tracklets_dir", str(run / "tracklets"),
-                   "--model.output_dir", str(out / "eval"), "--trainer.accelerator", "cpu"])
+                   "--model.output_dir", str(out / "eval"), "--trainer.accelerator", "cpu",
+                   *(arg for key, value in (fusion or {}).items() for arg in (f"--model.fusion.{key}", str(value)))])
     report = json.loads((out / "eval" / "test" / "metrics.json").read_text())
     facts = report["predicted_by"]["checkpoint"]
     eval_seconds = time.perf_counter() - started
     return {"training_seed": training_seed, "CVRIDF1": report["mean"]["CVRIDF1"], "CVRMA": report["mean"]["CVRMA"],
             "steps": facts["global_step"], "model": report["predicted_by"]["model"],
+            "fusion": {k: report["predicted_by"]["fusion"][k] for k in ("refer_threshold", "relative_threshold")},
             # None: a checkpoint reused without its training time, left out of the row's mean wall time
             "seconds": None if train_seconds is None else round(train_seconds + eval_seconds, 1)}
 

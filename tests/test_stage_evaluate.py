@@ -13,6 +13,7 @@ import torch
 from crmot.data import crtrack
 from crmot.data.crtrack import list_scenes, load_scene
 from crmot.data.expression_files import load_predictions
+from crmot.inference.fusion import FusionConfig
 from crmot.models.viewsam import normalised_prompts
 from crmot.models.viewsam.checkpoint import load_viewsam
 from crmot.stages import evaluate as evaluate_module
@@ -83,6 +84,7 @@ def test_every_expression_and_view_is_answered_scored_and_skipped_when_done(tiny
                            for f in np.unique(tracks.frames))  # one row per (frame, id)
     metrics = json.loads((tmp_path / "test" / "metrics.json").read_text())
     assert metrics["predicted_by"]["model"].startswith("viewsam-nano(sam2-nano-synthetic")
+    assert metrics["predicted_by"]["fusion"]["refer_threshold"] == FusionConfig().refer_threshold
     assert 0.0 <= metrics["mean"]["CVRIDF1"] <= 100.0
     manifest = next((tmp_path / "manifests" / "test").rglob("manifest.json"))
     before = manifest.stat().st_mtime_ns

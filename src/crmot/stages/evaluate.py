@@ -163,7 +163,9 @@ def score_split(root: Path, split: str, module: EvaluationModule) -> dict | None
         log.info("%s: no ground truth, predictions written but not scored", split)
         return None
     report = evaluate(root, module.predictions_dir(split), split=split)
-    report["predicted_by"] = module.describe()
+    # the settings too: one model answers differently under another decision
+    report["predicted_by"] = {**module.describe(), "candidates": asdict(module.candidates),
+                              "fusion": asdict(module.fusion)}
     atomic_write_json(module.output_dir / split / "metrics.json", report)
     print_report(report, backend=module.model.name)
     return report
