@@ -8,8 +8,10 @@ or comes within ``relative_threshold`` of the best identity's (``crmot.inference
 those two sit trades CVRIDF1 against CVRMA, and a model trained another way may want them elsewhere.
 Each ``--run`` (a world's root with ground truth, its stage-1 tracklets, one checkpoint) is read once
 (the costly part); every grid point then only re-decides and re-scores. The other fusion settings are
-the packaged ``evaluate.yaml``'s. Give several checkpoints of one world (training seeds) as several
-runs: a setting is worth keeping when it helps across them, not on one draw.
+stage 4's defaults (``FusionConfig``, or the packaged ``evaluate.yaml`` where it sets them). Give
+several checkpoints of one world (training seeds) as several runs: a setting is worth keeping when it
+helps across them, not on one draw. ``benchmarks/bench_accuracy.py`` keeps what it chose for a row
+that is not the default's (``ROW_FUSION``).
 
 Use worlds that the figures you report never see: a threshold chosen on the test worlds is tuned on them.
 """
