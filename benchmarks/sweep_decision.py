@@ -10,8 +10,9 @@ Each ``--run`` (a world's root with ground truth, its stage-1 tracklets, one che
 (the costly part); every grid point then only re-decides and re-scores. The other fusion settings are
 stage 4's defaults (``FusionConfig``, or the packaged ``evaluate.yaml`` where it sets them). Give
 several checkpoints of one world (training seeds) as several runs: a setting is worth keeping when it
-helps across them, not on one draw. ``benchmarks/bench_accuracy.py`` keeps what it chose for a row
-that is not the default's (``ROW_FUSION``).
+helps across them, not on one draw. The table marks what the rule that chose crmot's defaults picks
+(``RULE``; runs grouped by their checkpoint's training seed). ``benchmarks/bench_accuracy.py`` keeps
+what it chose for a row that is not the default's (``ROW_FUSION``).
 
 Use worlds that the figures you report never see: a threshold chosen on the test worlds is tuned on them.
 """
@@ -48,8 +49,9 @@ def packaged_settings() -> tuple[CandidateConfig, FusionConfig]:
 
 
 def read_world(world: Path, tracklets: Path, checkpoint: Path, candidates: CandidateConfig,
-               split: str) -> list[tuple[Scene, dict[int, ViewRows]]]:
-    """ViewSAM's reading of every scene of ``split`` (the expensive step, done once per run)."""
+               split: str) -> tuple[list[tuple[Scene, dict[int, ViewRows]]], int | None]:
+    """ViewSAM's reading of every scene of ``split`` (the expensive step, done once per run), and the
+    checkpoint's training seed."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory() as unused_output:  # the module writes nothing here
         module = EvaluationModule(str(checkpoint), str(tracklets), unused_output).to(device)
@@ -59,7 +61,7 @@ def read_world(world: Path, tracklets: Path, checkpoint: Path, candidates: Candi
         prompts, _ = module.prompts(scene)
         readings.append((scene, predict_scene(module.model, scene, prompts, [e.sentence for e in scene.expressions],
                                               candidates, device)))
-    return readings
+    return readings, module.checkpoint.get("training_seed")
 
 
 def score(world: Path, readings: list[tuple[Scene, dict[int, ViewRows]]], fusion: FusionConfig, split: str) -> dict:
@@ -74,6 +76,26 @@ def score(world: Path, readings: list[tuple[Scene, dict[int, ViewRows]]], fusion
     return {"CVRIDF1": round(mean["CVRIDF1"], 2), "CVRMA": round(mean["CVRMA"], 2)}
 
 
+RULE = ("of the settings that raise both figures over the packaged one for every training seed (mean over "
+        "its runs), the largest CVRIDF1 + CVRMA over all runs")
+
+
+def choose(rows: list[dict], runs: list[dict]) -> dict | None:
+    """The rule crmot's defaults were chosen by (``RULE``); None when no setting qualifies. Runs are
+    grouped by their checkpoint's training seed: a gain on one draw of the training is not a gain."""
+    seeds = sorted({run["training_seed"] for run in runs}, key=str)
+    packaged = next(i for i, row in enumerate(rows) if row["packaged"])
+
+    def seed_mean(i: int, seed) -> np.ndarray:
+        return np.mean([[r["scores"][i]["CVRIDF1"], r["scores"][i]["CVRMA"]] for r in runs
+                        if r["training_seed"] == seed], axis=0)
+
+    better = [i for i in range(len(rows)) if i != packaged
+              and all((seed_mean(i, t) > seed_mean(packaged, t)).all() for t in seeds)]
+    best = max(better, key=lambda i: rows[i]["CVRIDF1"] + rows[i]["CVRMA"], default=None)
+    return None if best is None else rows[best]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", nargs=3, action="append", required=True, metavar=("WORLD", "TRACKLETS", "CHECKPOINT"))
@@ -83,11 +105,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("sweep_decision.json"))
     args = parser.parse_args()
     candidates, base = packaged_settings()
-    grid = [replace(base, refer_threshold=r, relative_threshold=q) for r, q in itertools.product(args.refer, args.relative)]
+    grid = list(dict.fromkeys([base, *(replace(base, refer_threshold=r, relative_threshold=q)  # packaged one first
+                                       for r, q in itertools.product(args.refer, args.relative))]))
     runs = []
     for world, tracklets, checkpoint in map(lambda r: tuple(map(Path, r)), args.run):
-        readings = read_world(world, tracklets, checkpoint, candidates, args.split)
-        runs.append({"world": str(world), "checkpoint": str(checkpoint),
+        readings, training_seed = read_world(world, tracklets, checkpoint, candidates, args.split)
+        runs.append({"world": str(world), "checkpoint": str(checkpoint), "training_seed": training_seed,
                      "scores": [score(world, readings, fusion, args.split) for fusion in grid]})
         print(f"read and scored {world} with {checkpoint}", flush=True)
     rows = []
@@ -96,13 +119,15 @@ def main() -> None:
         rows.append({"refer_threshold": fusion.refer_threshold, "relative_threshold": fusion.relative_threshold,
                      "packaged": fusion == base, "CVRIDF1": round(float(figures[:, 0].mean()), 2),
                      "CVRMA": round(float(figures[:, 1].mean()), 2)})
+    chosen = choose(rows, runs)
     atomic_write_json(args.out, {"machine": machine(), "split": args.split, "packaged": {
         "refer_threshold": base.refer_threshold, "relative_threshold": base.relative_threshold},
-        "rows": rows, "runs": runs})
+        "rule": RULE, "chosen": chosen, "rows": rows, "runs": runs})
     print(f"{'refer':>6} {'relative':>8} {'CVRIDF1':>8} {'CVRMA':>7}  (mean over {len(runs)} runs)")
     for row in sorted(rows, key=lambda r: -(r["CVRIDF1"] + r["CVRMA"])):
-        mark = "  <- packaged" if row["packaged"] else ""
+        mark = "  <- packaged" if row["packaged"] else "  <- the rule's choice" if row is chosen else ""
         print(f"{row['refer_threshold']:>6} {row['relative_threshold']:>8} {row['CVRIDF1']:>8.2f} {row['CVRMA']:>7.2f}{mark}")
+    print(f"{RULE}: {'keep the packaged setting' if chosen is None else 'see the marked row'}")
     print(f"wrote {args.out}")
 
 
