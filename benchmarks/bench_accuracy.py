@@ -85,9 +85,8 @@ def run_world(seed: int, work: Path, preset: str, steps: int | None, training_se
             continue
         runs = [train_and_evaluate(data, run, labels, run / name / f"seed{t}", t, steps, ROW_FUSION.get(name, {}))
                 for t in training_seeds]
-        fusion = [r.pop("fusion") for r in runs][0]  # the same for every run of a row
         rows[name] = {k: mean_of(runs, k) for k in ("CVRIDF1", "CVRMA", "steps", "seconds")}
-        rows[name].update(model=runs[0]["model"], fusion=fusion, runs=runs,
+        rows[name].update(model=runs[0]["model"], runs=runs,
                           spread=round(max(r["CVRIDF1"] for r in runs) - min(r["CVRIDF1"] for r in runs), 2))
     return {"seed": seed, "preset": preset, "expressions": len(json.loads(
         (run / "zeroshot" / "metrics.json").read_text())["expressions"]), "rows": rows}

@@ -80,11 +80,13 @@ class EvaluationModule(L.LightningModule):
         progress.stop(self.progress)
 
     def describe(self) -> dict:
-        """What made the predictions: written into every manifest and metrics file."""
+        """What made the predictions (model, checkpoint, settings): written into every manifest and
+        metrics file, since one model answers differently under another decision."""
         path = Path(self.checkpoint["path"])
         stat = path.stat()
         return {"model": self.model.name, "checkpoint": {**self.checkpoint, "bytes": stat.st_size,
-                                                         "mtime_ns": stat.st_mtime_ns}}
+                                                         "mtime_ns": stat.st_mtime_ns},
+                "candidates": asdict(self.candidates), "fusion": asdict(self.fusion)}
 
     def prompts(self, scene: Scene) -> tuple[dict[int, Tracks], dict]:
         """The scene's stage-1 tracklet rows per view (ViewSAM's prompts) and what produced them."""
@@ -99,8 +101,7 @@ class EvaluationModule(L.LightningModule):
     def predict_step(self, unit: dict, batch_idx: int = 0) -> ScenePredictions:
         scene = load_scene(unit["root"], unit["split"], unit["scene"], labels=False)
         prompts, stage1 = self.prompts(scene)
-        key = {"stage": "evaluate", **self.describe(), "candidates": asdict(self.candidates),
-               "fusion": asdict(self.fusion), "expressions": [e.name for e in scene.expressions],
+        key = {"stage": "evaluate", **self.describe(), "expressions": [e.name for e in scene.expressions],
                "tracklets": stage1, "inputs": {v.name: view_fingerprint(v) for v in scene.views}}
         out = ScenePredictions(scene, key)
         if not self.overwrite and is_done(self.manifest_dir(scene), key, self.code):
@@ -163,9 +164,7 @@ def score_split(root: Path, split: str, module: EvaluationModule) -> dict | None
         log.info("%s: no ground truth, predictions written but not scored", split)
         return None
     report = evaluate(root, module.predictions_dir(split), split=split)
-    # the settings too: one model answers differently under another decision
-    report["predicted_by"] = {**module.describe(), "candidates": asdict(module.candidates),
-                              "fusion": asdict(module.fusion)}
+    report["predicted_by"] = module.describe()
     atomic_write_json(module.output_dir / split / "metrics.json", report)
     print_report(report, backend=module.model.name)
     return report
