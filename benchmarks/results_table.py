@@ -41,7 +41,10 @@ def _machine(result: dict) -> str:
 
 
 def _accuracy(r: dict) -> str:
-    return "## Accuracy of record (CVRIDF1 / CVRMA)\n\n" + markdown_table(r)
+    """The table, and which rows an earlier run (another commit, maybe another machine) measured."""
+    kept = "".join(f"\n\nRow `{row}` kept from commit {commit}." for row, commit in r.get("rows_kept_from", {}).items())
+    note = f"\n\n{r['note']}" if "note" in r else ""
+    return "## Accuracy of record (CVRIDF1 / CVRMA)\n\n" + markdown_table(r) + kept + note
 
 
 def _pseudolabels(r: dict) -> str:
