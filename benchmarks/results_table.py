@@ -144,6 +144,21 @@ def _viewsam_ablation(r: dict) -> str:
         rows += [f"| {name} | " + " | ".join(f"{v[m]:.2f}" for m in modes) + " |" for name, v in diagnosis.items()]
     if "by_expression_kind" in r:
         rows += ["", _by_kind(r["by_expression_kind"])]
+    if "carried_things" in r:
+        rows += ["", _carried(r["carried_things"])]
+    return "\n".join(rows)
+
+
+def _carried(r: dict) -> str:
+    """Per row: its mean, and the CVRMA of clause pairs without -> with the clause, overall and by object."""
+    objects = list(next(iter(r["rows"].values()))["by_object"])
+    rows = [f"What people carry: {r['what']}.\n",
+            "| row | mean | clause pairs | " + " | ".join(objects) + " |", "|---|---|---|" + "---|" * len(objects)]
+    for name, row in r["rows"].items():
+        pairs = row["clause_pairs"]
+        cells = [f"{v['without']:.1f} -> {v['with']:.1f} (n={v['pairs']})" for v in (row["by_object"][o] for o in objects)]
+        rows.append(f"| {name} | {_pair(row['mean'])} | {pairs['without']:.2f} -> {pairs['with']:.2f} (n={pairs['pairs']}) | "
+                    + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
