@@ -19,7 +19,8 @@ training run differs from another by its seed alone by several CVRIDF1 points on
 ``--training-seeds`` each ViewSAM row is trained once per seed (``seed_everything`` and the clip
 sampler's seed) and gives the mean of its runs, each run's figures and their spread (max - min).
 ``--rows gt`` measures that trained row again and keeps the other one from ``--out`` (same worlds and
-training seeds): a change that concerns one row costs that row's runs only.
+training seeds): a change that concerns one row costs that row's runs only. The record a run
+replaces moves, with the readings written beside it (notes, diagnoses), under ``previous_record``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ TRAINED_ROWS = ("weak", "gt")
 #: (two training seeds each) read by sweep_decision.py and chosen by the same rule
 #: (``viewsam_ablation.json`` -> ``decision_grid_gt``).
 ROW_FUSION = {"gt": {"refer_threshold": 0.7}}
+#: The keys this script writes; any other key of a record (a note, a diagnosis written beside it) is a
+#: reading of that record and moves with it under the next record's ``previous_record``.
+OWNED_KEYS = ("machine", "benchmark", "preset", "seeds", "training_seeds", "rows_kept_from", "settings_chosen_on",
+              "worlds", "mean", "previous_record")
 
 
 def run_world(seed: int, work: Path, preset: str, steps: int | None, training_seeds: list[int],
@@ -185,6 +190,22 @@ def kept_rows(args: argparse.Namespace) -> tuple[dict[int, dict[str, dict]], dic
     return kept, {"rows_kept_from": {n: origin.get(n, previous["machine"].get("commit")) for n in names}}
 
 
+def previous_record(out: Path, commit: str | None) -> dict | None:
+    """What the record in ``out`` becomes in the one that replaces it: its commit, means and readings
+    (the keys this script does not own), with its own ``previous_record`` nested. A record of the
+    same commit is taken for this run's own first worlds (a run that stopped and was started again):
+    its ``previous_record`` is kept as it was, and the record itself is not."""
+    try:
+        previous = json.loads(out.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if previous.get("machine", {}).get("commit") == commit:
+        return previous.get("previous_record")
+    readings = {k: v for k, v in previous.items() if k not in OWNED_KEYS}
+    nested = {"previous_record": previous["previous_record"]} if "previous_record" in previous else {}
+    return {"commit": previous.get("machine", {}).get("commit"), "mean": previous.get("mean"), **readings, **nested}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(REPORT_SEEDS))
@@ -202,13 +223,15 @@ def main(argv: list[str] | None = None) -> None:
         print(markdown_table(json.loads(args.out.read_text())))
         return
     kept, kept_from = kept_rows(args)
+    previous = previous_record(args.out, machine()["commit"])
     worlds = []
     for seed in args.seeds:
         worlds.append(run_world(seed, args.work, args.preset, args.steps, args.training_seeds, kept.get(seed)))
         result = {"machine": machine(), "benchmark": "accuracy", "preset": args.preset, "seeds": args.seeds,
                   "training_seeds": args.training_seeds, **kept_from,
                   "settings_chosen_on": {"seeds": list(VALIDATION_SEEDS), "preset": args.preset},
-                  "worlds": worlds, "mean": summarise(worlds)}
+                  "worlds": worlds, "mean": summarise(worlds),
+                  **({"previous_record": previous} if previous else {})}
         atomic_write_json(args.out, result)  # after every world: a long run that stops keeps what it measured
     print(json.dumps(result["mean"], indent=2))
 
