@@ -21,6 +21,7 @@ sampler's seed) and gives the mean of its runs, each run's figures and their spr
 ``--rows gt`` measures that trained row again and keeps the other one from ``--out`` (same worlds and
 training seeds): a change that concerns one row costs that row's runs only. The record a run
 replaces moves, with the readings written beside it (notes, diagnoses), under ``previous_record``.
+Beside the JSON, ``<out>_expressions.json`` holds every run's figures per test expression.
 """
 
 from __future__ import annotations
@@ -134,6 +135,25 @@ def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_
             "seconds": None if train_seconds is None else round(train_seconds + eval_seconds, 1)}
 
 
+def expression_table(work: Path, seeds: list[int], training_seeds: list[int]) -> dict:
+    """Per world, row and run: CVRIDF1 / CVRMA of every test expression, read from the metrics files
+    under ``work`` (runs not on disk are left out). A world's mean hides which sentences a row gets
+    right; this table lets a later diagnosis compare rows sentence by sentence without retraining."""
+    table: dict[str, dict] = {}
+    for seed in seeds:
+        run = work / f"run{seed}"
+        files = {"training-free": run / "zeroshot" / "metrics.json"}
+        files |= {f"{row} seed{t}": run / row / f"seed{t}" / "eval" / "test" / "metrics.json"
+                  for row in TRAINED_ROWS for t in training_seeds}
+        world = {}
+        for name, path in files.items():
+            if path.exists():
+                expressions = json.loads(path.read_text())["expressions"]
+                world[name] = {e: [round(f["CVRIDF1"], 2), round(f["CVRMA"], 2)] for e, f in expressions.items()}
+        table[str(seed)] = world
+    return table
+
+
 def mean_of(records: list[dict], key: str) -> float | None:
     """Mean of ``key`` over the records that measured it (wall time is unknown for reused checkpoints)."""
     values = [r[key] for r in records if r.get(key) is not None]
@@ -233,6 +253,10 @@ def main(argv: list[str] | None = None) -> None:
                   "worlds": worlds, "mean": summarise(worlds),
                   **({"previous_record": previous} if previous else {})}
         atomic_write_json(args.out, result)  # after every world: a long run that stops keeps what it measured
+        atomic_write_json(args.out.with_name(args.out.stem + "_expressions.json"),
+                          {"machine": result["machine"], "what": "CVRIDF1 / CVRMA per test expression of every run "
+                           f"of {args.out.name} found on disk", "worlds": expression_table(args.work, args.seeds,
+                                                                                         args.training_seeds)})
     print(json.dumps(result["mean"], indent=2))
 
 

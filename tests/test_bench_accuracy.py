@@ -32,3 +32,18 @@ def test_a_restarted_run_keeps_the_previous_record_it_found(tmp_path):
 def test_no_record_yet(tmp_path):
     assert previous_record(tmp_path / "missing.json", "bbb") is None
     assert previous_record(_record(tmp_path / "first.json", "bbb"), "bbb") is None
+
+
+def test_expression_table_reads_the_runs_on_disk(tmp_path):
+    from bench_accuracy import expression_table
+
+    def metrics(path: Path, figure: float) -> None:
+        path.mkdir(parents=True)
+        (path / "metrics.json").write_text(json.dumps({"expressions": {"Park_a red coat": {"CVRIDF1": figure,
+                                                                                           "CVRMA": figure / 2}}}))
+
+    metrics(tmp_path / "run100" / "zeroshot", 60.0)
+    metrics(tmp_path / "run100" / "gt" / "seed1" / "eval" / "test", 80.0)
+    table = expression_table(tmp_path, [100, 101], [0, 1])
+    assert table == {"100": {"training-free": {"Park_a red coat": [60.0, 30.0]},
+                             "gt seed1": {"Park_a red coat": [80.0, 40.0]}}, "101": {}}
