@@ -57,10 +57,10 @@ TRAINED_ROWS = ("weak", "gt")
 #: (two training seeds each) read by sweep_decision.py and chosen by the same rule
 #: (``viewsam_ablation.json`` -> ``decision_grid_gt``).
 ROW_FUSION = {"gt": {"refer_threshold": 0.7}}
-#: The keys this script writes; any other key of a record (a note, a diagnosis written beside it) is a
-#: reading of that record and moves with it under the next record's ``previous_record``.
-OWNED_KEYS = ("machine", "benchmark", "preset", "seeds", "training_seeds", "rows_kept_from", "settings_chosen_on",
-              "worlds", "mean", "previous_record")
+#: The keys of a record's own measurement; any other key (a note, a diagnosis written beside it, the
+#: record before it) moves with the record under the next record's ``previous_record``.
+MEASUREMENT_KEYS = ("machine", "benchmark", "preset", "seeds", "training_seeds", "rows_kept_from",
+                    "settings_chosen_on", "worlds", "mean")
 
 
 def run_world(seed: int, work: Path, preset: str, steps: int | None, training_seeds: list[int],
@@ -219,11 +219,11 @@ def previous_record(out: Path, commit: str | None) -> dict | None:
         previous = json.loads(out.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if previous.get("machine", {}).get("commit") == commit:
+    measured_at = previous.get("machine", {}).get("commit")
+    if measured_at == commit:
         return previous.get("previous_record")
-    readings = {k: v for k, v in previous.items() if k not in OWNED_KEYS}
-    nested = {"previous_record": previous["previous_record"]} if "previous_record" in previous else {}
-    return {"commit": previous.get("machine", {}).get("commit"), "mean": previous.get("mean"), **readings, **nested}
+    readings = {k: v for k, v in previous.items() if k not in MEASUREMENT_KEYS}
+    return {"commit": measured_at, "mean": previous.get("mean"), **readings}
 
 
 def main(argv: list[str] | None = None) -> None:

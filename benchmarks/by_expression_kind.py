@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
 
 from crmot.association.attributes import parse  # noqa: E402
+from crmot.constants import COLOUR_WORDS  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 
 FIGURES = ("CVRIDF1", "CVRMA", "FP", "FN")
@@ -65,20 +66,32 @@ def by_kind(reports: list[dict]) -> dict[str, dict]:
 
 
 def clause_pairs(reports: list[dict]) -> dict:
-    """CVRMA of the sentences with a carried/held/ridden clause against the same sentence without it."""
-    without, with_clause = [], []
+    """CVRMA of the sentences with a carried/held/ridden clause against the same sentence without it,
+    over all pairs and by the thing the clause names (``by_object``)."""
+    pairs: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for report in reports:
         scenes = list(report.get("scenes", {}))
         figures = {}
         for name, values in report["expressions"].items():
-            scene = name[: len(name) - len(expression_sentence(name, scenes)) - 1]
-            figures[scene, expression_sentence(name, scenes)] = values["CVRMA"]
+            sentence = expression_sentence(name, scenes)
+            figures[name[: -len(sentence) - 1], sentence] = values["CVRMA"]
         for (scene, sentence), value in figures.items():
-            base = CLAUSE.sub("", sentence)
-            if base != sentence and (scene, base) in figures:
-                without.append(figures[scene, base])
-                with_clause.append(value)
-    a, b = np.array(without), np.array(with_clause)
+            clause = CLAUSE.search(sentence)
+            if clause and (scene, sentence[: clause.start()]) in figures:
+                pairs[carried_object(clause.group(0))].append((figures[scene, sentence[: clause.start()]], value))
+    return {**_pair_figures([p for group in pairs.values() for p in group]),
+            "by_object": {k: _pair_figures(v) for k, v in sorted(pairs.items())}}
+
+
+def carried_object(clause: str) -> str:
+    """The thing a clause names: its words after the verb, without article and colour words
+    (", carrying a white plastic bag" names a plastic bag)."""
+    words = clause.split()[2:]
+    return " ".join(w for w in words if w not in ("a", "an") and w not in COLOUR_WORDS)
+
+
+def _pair_figures(pairs: list[tuple[float, float]]) -> dict:
+    a, b = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
     return {"pairs": len(a), "without": round(float(a.mean()), 2) if len(a) else None,
             "with": round(float(b.mean()), 2) if len(b) else None,
             "flips": int(((a >= RIGHT) & (b < WRONG)).sum()), "reverse_flips": int(((b >= RIGHT) & (a < WRONG)).sum())}

@@ -151,12 +151,12 @@ def _viewsam_ablation(r: dict) -> str:
 
 def _carried(r: dict) -> str:
     """Per row: its mean, and the CVRMA of clause pairs without -> with the clause, overall and by object."""
-    objects = list(next(iter(r["rows"].values()))["by_object"])
+    objects = list(next(iter(r["rows"].values()))["clause_pairs"]["by_object"])
     rows = [f"What people carry: {r['what']}.\n",
             "| row | mean | clause pairs | " + " | ".join(objects) + " |", "|---|---|---|" + "---|" * len(objects)]
     for name, row in r["rows"].items():
         pairs = row["clause_pairs"]
-        cells = [f"{v['without']:.1f} -> {v['with']:.1f} (n={v['pairs']})" for v in (row["by_object"][o] for o in objects)]
+        cells = [f"{v['without']:.1f} -> {v['with']:.1f} (n={v['pairs']})" for v in (pairs["by_object"][o] for o in objects)]
         rows.append(f"| {name} | {_pair(row['mean'])} | {pairs['without']:.2f} -> {pairs['with']:.2f} (n={pairs['pairs']}) | "
                     + " | ".join(cells) + " |")
     return "\n".join(rows)

@@ -24,7 +24,11 @@ def test_pairs_within_a_scene_and_the_flips():
         "Park_1_A man wearing a green coat, carrying a bag": 40.0,  # no clause-free sentence
     })
     pairs = clause_pairs([report])
-    assert pairs == {"pairs": 2, "without": 47.5, "with": 30.0, "flips": 1, "reverse_flips": 1}
+    assert {k: v for k, v in pairs.items() if k != "by_object"} == {"pairs": 2, "without": 47.5, "with": 30.0, "flips": 1,
+                                                                      "reverse_flips": 1}
+    assert pairs["by_object"] == {
+        "dog": {"pairs": 1, "without": 5.0, "with": 60.0, "flips": 0, "reverse_flips": 1},
+        "plastic bag": {"pairs": 1, "without": 90.0, "with": 0.0, "flips": 1, "reverse_flips": 0}}
 
 
 def test_no_pairs():
