@@ -128,7 +128,8 @@ def _viewsam_ablation(r: dict) -> str:
         rows.append(f"| {name} | " + " | ".join(_pair(r["results"][w][name]) if name in r["results"][w] else "-"
                                                for w in worlds) + " |")
     for key, title in (("inference_grid", "Inference settings"), ("training_runs", "Training runs"),
-                       ("decision_grid", "Answer decision"), ("decision_grid_gt", "Answer decision, GT-trained models")):
+                       ("decision_grid", "Answer decision"), ("decision_grid_gt", "Answer decision, GT-trained models"),
+                       ("identity_grid", "Identity decision")):
         if key in r:
             grid = r[key]
             seeds = grid.get("columns", list(grid["training-free"]))

@@ -1,11 +1,13 @@
 """Re-choose stage 4's answer decision for a trained ViewSAM, on validation worlds only.
 
     python benchmarks/sweep_decision.py --run WORLD TRACKLETS CHECKPOINT [--run ...]
-        [--refer 0.4 0.5 0.6 0.7] [--relative 0.7 0.85 0.95 1.0] [--out sweep.json]
+        [--grid refer_threshold=0.4,0.5,0.6,0.7 --grid relative_threshold=0.7,0.85,0.95,1.0] [--out sweep.json]
 
 An identity answers an expression when its pooled referring probability clears ``refer_threshold``,
 or comes within ``relative_threshold`` of the best identity's (``crmot.inference.fusion``). Where
-those two sit trades CVRIDF1 against CVRMA, and a model trained another way may want them elsewhere.
+those two sit trades CVRIDF1 against CVRMA, and a model trained another way may want them elsewhere;
+its identity embeddings may want another ``identity_threshold`` too. ``--grid`` varies any field of
+``FusionConfig`` (the grid is the product of the fields given; default: the two thresholds above).
 Each ``--run`` (a world's root with ground truth, its stage-1 tracklets, one checkpoint) is read once
 (the costly part); every grid point then only re-decides and re-scores. The other fusion settings are
 stage 4's defaults (``FusionConfig``, or the packaged ``evaluate.yaml`` where it sets them). Give
@@ -20,6 +22,7 @@ Use worlds that the figures you report never see: a threshold chosen on the test
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import sys
 import tempfile
@@ -76,37 +79,74 @@ def score(world: Path, readings: list[tuple[Scene, dict[int, ViewRows]]], fusion
     return {"CVRIDF1": round(mean["CVRIDF1"], 2), "CVRMA": round(mean["CVRMA"], 2)}
 
 
-RULE = ("of the settings that raise both figures over the packaged one for every training seed (mean over "
-        "its runs), the largest CVRIDF1 + CVRMA over all runs")
+RULE = ("of the settings that raise both figures over the baseline (packaged, or --baseline) for every "
+        "training seed (mean over its runs), the largest CVRIDF1 + CVRMA over all runs")
 
 
 def choose(rows: list[dict], runs: list[dict]) -> dict | None:
     """The rule crmot's defaults were chosen by (``RULE``); None when no setting qualifies. Runs are
     grouped by their checkpoint's training seed: a gain on one draw of the training is not a gain."""
     seeds = sorted({run["training_seed"] for run in runs}, key=str)
-    packaged = next(i for i, row in enumerate(rows) if row["packaged"])
+    baseline = next(i for i, row in enumerate(rows) if row["baseline"])
 
     def seed_mean(i: int, seed) -> np.ndarray:
         return np.mean([[r["scores"][i]["CVRIDF1"], r["scores"][i]["CVRMA"]] for r in runs
                         if r["training_seed"] == seed], axis=0)
 
-    better = [i for i in range(len(rows)) if i != packaged
-              and all((seed_mean(i, t) > seed_mean(packaged, t)).all() for t in seeds)]
+    better = [i for i in range(len(rows)) if i != baseline
+              and all((seed_mean(i, t) > seed_mean(baseline, t)).all() for t in seeds)]
     best = max(better, key=lambda i: rows[i]["CVRIDF1"] + rows[i]["CVRMA"], default=None)
     return None if best is None else rows[best]
+
+
+DEFAULT_GRID = {"refer_threshold": (0.4, 0.5, 0.6, 0.7), "relative_threshold": (0.7, 0.85, 0.95, 1.0)}
+
+
+def parse_grid(specs: list[str] | None, default: dict[str, tuple] | None = None) -> dict[str, tuple]:
+    """``["name=v,v,..."]`` -> {FusionConfig field: values}; a clear error for an unknown field or value."""
+    if not specs:
+        return default or {}
+    fields = {f.name: f.type for f in dataclasses.fields(FusionConfig)}
+    grid = {}
+    for spec in specs:
+        name, _, values = spec.partition("=")
+        if name not in fields or not values:
+            raise SystemExit(f"--grid {spec!r}: expected NAME=V[,V...] with NAME one of {', '.join(fields)}")
+        cast = {"int": int, "bool": lambda v: v.lower() in ("1", "true", "yes")}.get(str(fields[name]), float)
+        try:
+            grid[name] = tuple(cast(v) for v in values.split(","))
+        except ValueError:
+            raise SystemExit(f"--grid {spec!r}: {values!r} are not values of {name}") from None
+    return grid
+
+
+def baseline_setting(packaged: FusionConfig, specs: list[str] | None) -> FusionConfig:
+    """The setting a grid point must beat: the packaged one, or a row's own decision (``--baseline``)."""
+    own = parse_grid(specs)
+    if any(len(values) != 1 for values in own.values()):
+        raise SystemExit("--baseline takes one value per field (NAME=V)")
+    return replace(packaged, **{name: values[0] for name, values in own.items()})
+
+
+def settings(base: FusionConfig, grid: dict[str, tuple]) -> list[FusionConfig]:
+    """Every point of ``grid`` over ``base``, ``base`` first (once, even where the grid holds it)."""
+    points = (replace(base, **dict(zip(grid, values))) for values in itertools.product(*grid.values()))
+    return list(dict.fromkeys([base, *points]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", nargs=3, action="append", required=True, metavar=("WORLD", "TRACKLETS", "CHECKPOINT"))
-    parser.add_argument("--refer", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.7])
-    parser.add_argument("--relative", type=float, nargs="+", default=[0.7, 0.85, 0.95, 1.0])
+    parser.add_argument("--grid", action="append", metavar="NAME=V,V", help="a FusionConfig field and its values")
+    parser.add_argument("--baseline", action="append", metavar="NAME=V",
+                        help="the decision to beat, where not the packaged one (e.g. a row's ROW_FUSION)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--out", type=Path, default=Path("sweep_decision.json"))
     args = parser.parse_args()
-    candidates, base = packaged_settings()
-    grid = list(dict.fromkeys([base, *(replace(base, refer_threshold=r, relative_threshold=q)  # packaged one first
-                                       for r, q in itertools.product(args.refer, args.relative))]))
+    varied = parse_grid(args.grid, DEFAULT_GRID)
+    candidates, packaged = packaged_settings()
+    base = baseline_setting(packaged, args.baseline)
+    grid = settings(base, varied)
     runs = []
     for world, tracklets, checkpoint in map(lambda r: tuple(map(Path, r)), args.run):
         readings, training_seed = read_world(world, tracklets, checkpoint, candidates, args.split)
@@ -116,18 +156,18 @@ def main() -> None:
     rows = []
     for i, fusion in enumerate(grid):
         figures = np.array([[run["scores"][i]["CVRIDF1"], run["scores"][i]["CVRMA"]] for run in runs])
-        rows.append({"refer_threshold": fusion.refer_threshold, "relative_threshold": fusion.relative_threshold,
-                     "packaged": fusion == base, "CVRIDF1": round(float(figures[:, 0].mean()), 2),
+        rows.append({**{name: getattr(fusion, name) for name in varied},
+                     "baseline": fusion == base, "CVRIDF1": round(float(figures[:, 0].mean()), 2),
                      "CVRMA": round(float(figures[:, 1].mean()), 2)})
     chosen = choose(rows, runs)
-    atomic_write_json(args.out, {"machine": machine(), "split": args.split, "packaged": {
-        "refer_threshold": base.refer_threshold, "relative_threshold": base.relative_threshold},
-        "rule": RULE, "chosen": chosen, "rows": rows, "runs": runs})
-    print(f"{'refer':>6} {'relative':>8} {'CVRIDF1':>8} {'CVRMA':>7}  (mean over {len(runs)} runs)")
+    atomic_write_json(args.out, {"machine": machine(), "split": args.split,
+                                 "baseline": {name: getattr(base, name) for name in {*varied, *parse_grid(args.baseline)}},
+                                 "rule": RULE, "chosen": chosen, "rows": rows, "runs": runs})
+    print("".join(f"{name:>20}" for name in varied) + f"{'CVRIDF1':>8} {'CVRMA':>7}  (mean over {len(runs)} runs)")
     for row in sorted(rows, key=lambda r: -(r["CVRIDF1"] + r["CVRMA"])):
-        mark = "  <- packaged" if row["packaged"] else "  <- the rule's choice" if row is chosen else ""
-        print(f"{row['refer_threshold']:>6} {row['relative_threshold']:>8} {row['CVRIDF1']:>8.2f} {row['CVRMA']:>7.2f}{mark}")
-    print(f"{RULE}: {'keep the packaged setting' if chosen is None else 'see the marked row'}")
+        mark = "  <- baseline" if row["baseline"] else "  <- the rule's choice" if row is chosen else ""
+        print("".join(f"{row[name]:>20}" for name in varied) + f"{row['CVRIDF1']:>8.2f} {row['CVRMA']:>7.2f}{mark}")
+    print(f"{RULE}: {'keep the baseline' if chosen is None else 'see the marked row'}")
     print(f"wrote {args.out}")
 
 
