@@ -1,6 +1,7 @@
 """Where a trained ViewSAM loses: its own answer against answers with one part replaced by the truth.
 
     python benchmarks/diagnose_viewsam.py --data WORLD --tracklets RUN/tracklets --checkpoint CKPT [--split test]
+        [--fusion refer_threshold=0.7 ...]
 
 ViewSAM reads every stage-1 box once (:func:`crmot.inference.candidates.predict_scene`); the fusion
 then forms cross-view identities and answers each expression. Four answers, all from the same
@@ -13,12 +14,15 @@ reading and the same fusion settings, scored like ``make eval``:
   it covers is referred to, else 0;
 - ``oracle both``: the ceiling that stage 1's tracklets leave.
 
-The GT of the split is read here only: this is a diagnosis of a trained model, never part of it.
+``--fusion`` sets the decision the checkpoint is answered with where it is not the default (a
+record row's own, e.g. the GT row's ``refer_threshold``). The GT of the split is read here only:
+this is a diagnosis of a trained model, never part of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 from dataclasses import replace
@@ -29,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
+from sweep_decision import baseline_setting  # noqa: E402
 
 from crmot.data.boxes import iou_matrix  # noqa: E402
 from crmot.data.crtrack import Scene, list_scenes, load_scene  # noqa: E402
@@ -102,10 +107,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tracklets", type=Path, required=True, help="stage-1 output folder (RUN/tracklets)")
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--split", default="test")
+    parser.add_argument("--fusion", action="append", metavar="NAME=V", help="a fusion setting other than the default")
     parser.add_argument("--out", type=Path, default=None, help="JSON of the four scores (default: print only)")
     args = parser.parse_args(argv)
     model, _ = load_viewsam(str(args.checkpoint))
-    config, device = FusionConfig(), torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    config, device = baseline_setting(FusionConfig(), args.fusion), torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     read = []
     for name in list_scenes(args.data, args.split):
@@ -125,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.out:
         atomic_write_json(args.out, {"machine": machine(), "benchmark": "viewsam diagnosis", "model": model.name,
                                      "checkpoint": str(args.checkpoint), "data": str(args.data),
-                                     "split": args.split, "scores": scores})
+                                     "split": args.split, "fusion": dataclasses.asdict(config), "scores": scores})
 
 
 if __name__ == "__main__":

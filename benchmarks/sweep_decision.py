@@ -124,7 +124,7 @@ def baseline_setting(packaged: FusionConfig, specs: list[str] | None) -> FusionC
     """The setting a grid point must beat: the packaged one, or a row's own decision (``--baseline``)."""
     own = parse_grid(specs)
     if any(len(values) != 1 for values in own.values()):
-        raise SystemExit("--baseline takes one value per field (NAME=V)")
+        raise SystemExit(f"one value per field (NAME=V), got {specs}")
     return replace(packaged, **{name: values[0] for name, values in own.items()})
 
 

@@ -61,6 +61,31 @@ def test_expressions_are_split_at_the_last_separator(tmp_path):
     assert second.sentence == "A man wearing a café coat" and second.ids == (4,)
 
 
+def test_files_saved_on_windows_read_as_the_same_scene(tiny_root, tmp_path):
+    """A byte-order mark and CRLF line ends (what Notepad writes) change nothing that is read."""
+    root = _copy(tiny_root, tmp_path)
+    for path in root.rglob("*"):
+        if path.is_file() and path.suffix in (".txt", ".ini"):
+            path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    for split in ("train", "test"):
+        for original, saved in zip(load_split(tiny_root, split), load_split(root, split)):
+            assert saved.expressions == original.expressions and saved.descriptions == original.descriptions
+            for a, b in zip(original.views, saved.views):
+                assert a.seqinfo == b.seqinfo and a.gt.to_text() == b.gt.to_text()
+
+
+@pytest.mark.parametrize("name", ["expressions", "seqinfo.ini", "gt.txt"])
+def test_a_file_that_is_not_utf8_is_named(tiny_root, tmp_path, name):
+    root = _copy(tiny_root, tmp_path)
+    scene = load_split(root, "test")[0]
+    path = {"expressions": root / f"labels_with_ids_text/test/tackled_text/{scene.name}.txt",
+            "seqinfo.ini": scene.views[0].path / "seqinfo.ini", "gt.txt": scene.views[0].path / "gt" / "gt.txt"}[name]
+    path.write_bytes(path.read_bytes() + "café\n".encode("latin-1"))
+    with pytest.raises(CRTrackFormatError, match="not UTF-8") as err:
+        load_scene(root, "test", scene.name)
+    assert err.value.path == str(path)
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [("Gate2_A man wearing a red coat.:", "refers to no id"),

@@ -28,6 +28,7 @@ import numpy as np
 
 from crmot.constants import EXPRESSION_ID_SEPARATOR, GT_TAIL, SPLITS, VIEW_PREFIX
 from crmot.data.errors import CRTrackFormatError
+from crmot.data.text import read_text
 from crmot.data.tracks import Tracks, read_tracks
 from crmot.errors import ConfigError
 from crmot.io import atomic_write_json, atomic_write_text
@@ -235,8 +236,7 @@ def _load_view(root: Path, split: str, scene: str, index: int, labels: bool = Tr
 def read_seqinfo(path: Path) -> SeqInfo:
     parser = configparser.ConfigParser()
     try:
-        if not parser.read(path, encoding="utf-8"):
-            raise CRTrackFormatError(path, "seqinfo.ini not found")
+        parser.read_string(read_text(path), source=str(path))
     except configparser.Error as err:
         raise CRTrackFormatError(path, f"not an ini file: {err}") from None
     if "Sequence" not in parser:
@@ -266,7 +266,7 @@ def read_expressions(path: Path, scene: str, unlabelled: bool = False) -> tuple[
     In a scene without ground truth (``unlabelled``: your own footage) an expression may name no id."""
     expressions = []
     prefix = f"{scene}_"
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         name, sep, ids_text = line.rpartition(EXPRESSION_ID_SEPARATOR)
@@ -287,7 +287,7 @@ def read_expressions(path: Path, scene: str, unlabelled: bool = False) -> tuple[
 
 def read_descriptions(path: Path) -> dict[int, str]:
     descriptions = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         ident, sep, sentence = line.partition(":")
@@ -302,7 +302,7 @@ def read_descriptions(path: Path) -> dict[int, str]:
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise CRTrackFormatError(path, f"invalid JSON: {err.msg}", err.lineno) from None
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from crmot.data.errors import CRTrackFormatError
+from crmot.data.text import read_text
 from crmot.io import atomic_write_text
 
 
@@ -76,7 +77,7 @@ def read_jsonl(path: str | os.PathLike, expected_rows: int | None = None) -> lis
     """Read a masks file; ``expected_rows`` checks it holds one mask per row of its gt.txt."""
     path = Path(path)
     rles = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:

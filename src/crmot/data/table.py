@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from crmot.data.errors import CRTrackFormatError
+from crmot.data.text import read_text
 
 
 def read_table(path: str | os.PathLike, min_columns: int) -> np.ndarray:
@@ -18,13 +19,7 @@ def read_table(path: str | os.PathLike, min_columns: int) -> np.ndarray:
     skipped. A malformed row raises :class:`CRTrackFormatError` naming the file and line.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CRTrackFormatError(path, "file not found") from None
-    except UnicodeDecodeError as err:
-        raise CRTrackFormatError(path, f"not UTF-8 text ({err.reason})") from None
-    return parse_table(text, path, min_columns)
+    return parse_table(read_text(path), path, min_columns)
 
 
 def parse_table(text: str, path: str | os.PathLike, min_columns: int) -> np.ndarray:

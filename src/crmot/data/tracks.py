@@ -9,6 +9,7 @@ import numpy as np
 
 from crmot.data.errors import CRTrackFormatError
 from crmot.data.table import format_table, read_table
+from crmot.data.text import ENCODING
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def _raise_at(path, bad_rows: np.ndarray, message: str) -> None:
 
 def _line_of(path, row: int) -> int:
     """1-based line number of the ``row``-th non-blank line (only computed to report an error)."""
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding=ENCODING) as handle:
         seen = -1
         for number, line in enumerate(handle, start=1):
             if line.strip():
