@@ -111,13 +111,19 @@ def parse_grid(specs: list[str] | None, default: dict[str, tuple] | None = None)
     for spec in specs:
         name, _, values = spec.partition("=")
         if name not in fields or not values:
-            raise SystemExit(f"--grid {spec!r}: expected NAME=V[,V...] with NAME one of {', '.join(fields)}")
-        cast = {"int": int, "bool": lambda v: v.lower() in ("1", "true", "yes")}.get(str(fields[name]), float)
+            raise SystemExit(f"{spec!r}: expected NAME=V[,V...] with NAME one of {', '.join(fields)}")
+        cast = {"int": int, "bool": _boolean}.get(str(fields[name]), float)
         try:
             grid[name] = tuple(cast(v) for v in values.split(","))
         except ValueError:
-            raise SystemExit(f"--grid {spec!r}: {values!r} are not values of {name}") from None
+            raise SystemExit(f"{spec!r}: {values!r} are not values of {name}") from None
     return grid
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise ValueError(text)
+    return text.lower() == "true"
 
 
 def baseline_setting(packaged: FusionConfig, specs: list[str] | None) -> FusionConfig:
