@@ -77,8 +77,9 @@ def clause_pairs(reports: list[dict]) -> dict:
             figures[name[: -len(sentence) - 1], sentence] = values["CVRMA"]
         for (scene, sentence), value in figures.items():
             clause = CLAUSE.search(sentence)
-            if clause and (scene, sentence[: clause.start()]) in figures:
-                pairs[carried_object(clause.group(0))].append((figures[scene, sentence[: clause.start()]], value))
+            base = (scene, sentence[: clause.start()]) if clause else None
+            if base in figures:
+                pairs[carried_object(clause.group(0))].append((figures[base], value))
     return {**_pair_figures([p for group in pairs.values() for p in group]),
             "by_object": {k: _pair_figures(v) for k, v in sorted(pairs.items())}}
 

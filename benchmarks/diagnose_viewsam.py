@@ -33,13 +33,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
-from sweep_decision import baseline_setting  # noqa: E402
+from sweep_decision import baseline_setting, packaged_settings  # noqa: E402
 
 from crmot.data.boxes import iou_matrix  # noqa: E402
 from crmot.data.crtrack import Scene, list_scenes, load_scene  # noqa: E402
 from crmot.data.expression_files import write_predictions  # noqa: E402
 from crmot.data.tracks import Tracks, read_tracks  # noqa: E402
-from crmot.inference.candidates import CandidateConfig, ViewRows, predict_scene  # noqa: E402
+from crmot.inference.candidates import ViewRows, predict_scene  # noqa: E402
 from crmot.inference.fusion import FusionConfig, Identity, answer, group, identities, kept_tracklets  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.metrics.evaluate import evaluate  # noqa: E402
@@ -111,14 +111,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="JSON of the four scores (default: print only)")
     args = parser.parse_args(argv)
     model, _ = load_viewsam(str(args.checkpoint))
-    config, device = baseline_setting(FusionConfig(), args.fusion), torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    candidates, packaged = packaged_settings()  # what make eval answers with
+    config, device = baseline_setting(packaged, args.fusion), torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     read = []
     for name in list_scenes(args.data, args.split):
         scene = load_scene(args.data, args.split, name)
         prompts = {v.index: read_tracks(rows_path(args.tracklets / args.split / name, v.index)) for v in scene.views}
         read.append((scene, predict_scene(model, scene, prompts, [e.sentence for e in scene.expressions],
-                                          CandidateConfig(), device)))
+                                          candidates, device)))
     owners = [{k: covered_objects(views[k].tracks, scene.view(k).gt) for k in views} for scene, views in read]
     scores = {}
     for mode in MODES:

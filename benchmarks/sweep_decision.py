@@ -167,7 +167,8 @@ def main() -> None:
                      "CVRMA": round(float(figures[:, 1].mean()), 2)})
     chosen = choose(rows, runs)
     atomic_write_json(args.out, {"machine": machine(), "split": args.split,
-                                 "baseline": {name: getattr(base, name) for name in {*varied, *parse_grid(args.baseline)}},
+                                 "baseline": {name: getattr(base, name)
+                                              for name in dict.fromkeys([*varied, *parse_grid(args.baseline)])},
                                  "rule": RULE, "chosen": chosen, "rows": rows, "runs": runs})
     print("".join(f"{name:>20}" for name in varied) + f"{'CVRIDF1':>8} {'CVRMA':>7}  (mean over {len(runs)} runs)")
     for row in sorted(rows, key=lambda r: -(r["CVRIDF1"] + r["CVRMA"])):
