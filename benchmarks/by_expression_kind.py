@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -32,11 +31,10 @@ from machine import machine  # noqa: E402
 
 from crmot.association.attributes import parse  # noqa: E402
 from crmot.constants import COLOUR_WORDS  # noqa: E402
+from crmot.inference.clauses import CLAUSE  # noqa: E402  (the clause stage 4 asks about apart)
 from crmot.io import atomic_write_json  # noqa: E402
 
 FIGURES = ("CVRIDF1", "CVRMA", "FP", "FN")
-#: A trailing clause about something a person carries, holds or rides (the synthetic world's sentences).
-CLAUSE = re.compile(r", (carrying|holding|riding|pushing|pulling|walking|with) [^,]*$")
 #: An answer is right above this CVRMA and wrong below ``WRONG`` (answers are mostly all or nothing).
 RIGHT, WRONG = 50.0, 10.0
 
