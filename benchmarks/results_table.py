@@ -129,7 +129,8 @@ def _viewsam_ablation(r: dict) -> str:
                                                for w in worlds) + " |")
     for key, title in (("inference_grid", "Inference settings"), ("training_runs", "Training runs"),
                        ("decision_grid", "Answer decision"), ("decision_grid_gt", "Answer decision, GT-trained models"),
-                       ("identity_grid", "Identity decision"), ("word_dropout", "Word dropout")):
+                       ("identity_grid", "Identity decision"), ("word_dropout", "Word dropout"),
+                       ("clause_composition", "Clause composition")):
         if key in r:
             grid = r[key]
             seeds = grid.get("columns", list(grid["training-free"]))
