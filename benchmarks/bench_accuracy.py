@@ -55,8 +55,8 @@ TRAINED_ROWS = ("weak", "gt")
 #: Stage 4's answer decision for a trained row where validation chose another than FusionConfig's
 #: default, which was chosen for weakly trained models: the GT-trained models of validation seeds 0-4
 #: (two training seeds each) read by sweep_decision.py and chosen by the same rule
-#: (``viewsam_ablation.json`` -> ``decision_grid_gt``).
-ROW_FUSION = {"gt": {"refer_threshold": 0.7}}
+#: (``viewsam_ablation.json`` -> ``decision_grid_gt``; ``clauses``: ``clause_composition``).
+ROW_FUSION = {"gt": {"refer_threshold": 0.7, "clauses": "identity"}}
 #: The keys of a record's own measurement; any other key (a note, a diagnosis written beside it, the
 #: record before it) moves with the record under the next record's ``previous_record``.
 MEASUREMENT_KEYS = ("machine", "benchmark", "preset", "seeds", "training_seeds", "rows_kept_from",
@@ -130,7 +130,7 @@ def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_
     eval_seconds = time.perf_counter() - started
     return {"training_seed": training_seed, "CVRIDF1": report["mean"]["CVRIDF1"], "CVRMA": report["mean"]["CVRMA"],
             "steps": facts["global_step"], "model": report["predicted_by"]["model"],
-            "fusion": {k: report["predicted_by"]["fusion"][k] for k in ("refer_threshold", "relative_threshold")},
+            "fusion": {k: report["predicted_by"]["fusion"][k] for k in ("refer_threshold", "relative_threshold", "clauses")},
             # None: a checkpoint reused without its training time, left out of the row's mean wall time
             "seconds": None if train_seconds is None else round(train_seconds + eval_seconds, 1)}
 

@@ -40,6 +40,7 @@ from crmot.data.crtrack import Scene, list_scenes, load_scene  # noqa: E402
 from crmot.data.expression_files import write_predictions  # noqa: E402
 from crmot.data.tracks import Tracks, read_tracks  # noqa: E402
 from crmot.inference.candidates import ViewRows, predict_scene  # noqa: E402
+from crmot.inference.clauses import questions  # noqa: E402
 from crmot.inference.fusion import FusionConfig, Identity, answer, group, identities, kept_tracklets  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.metrics.evaluate import evaluate  # noqa: E402
@@ -90,14 +91,16 @@ def answer_scene(scene: Scene, views: dict[int, ViewRows], owners: dict[int, np.
     true_identities, true_referring = MODES[mode]
     objects = oracle_identities(views, owners, config) if true_identities else identities(views, config)
     sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
+    within = dict(questions([e.sentence for e in scene.expressions]).narrowed) if config.clauses != "whole" else {}
     for e, expression in enumerate(scene.expressions):
-        rows, fusion = views, config
+        rows, fusion, clause_free = views, config, within.get(e)
         if true_referring:
             rows = {k: replace(v, refer=v.refer.copy()) for k, v in views.items()}
             for k, view in rows.items():
                 view.refer[:, e] = np.isin(owners[k], expression.ids)
             fusion = replace(config, relative_threshold=1.0)  # the truth needs no margin
-        for k, reply in answer(rows, objects, e, sizes, fusion).items():
+            clause_free = None  # nor a clause-free sentence to narrow it
+        for k, reply in answer(rows, objects, e, sizes, fusion, clause_free).items():
             write_predictions(out, expression.name, k, reply.tracks)
 
 
@@ -118,8 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in list_scenes(args.data, args.split):
         scene = load_scene(args.data, args.split, name)
         prompts = {v.index: read_tracks(rows_path(args.tracklets / args.split / name, v.index)) for v in scene.views}
-        read.append((scene, predict_scene(model, scene, prompts, [e.sentence for e in scene.expressions],
-                                          candidates, device)))
+        sentences = questions([e.sentence for e in scene.expressions]).sentences  # what stage 4 reads
+        read.append((scene, predict_scene(model, scene, prompts, sentences, candidates, device)))
     owners = [{k: covered_objects(views[k].tracks, scene.view(k).gt) for k in views} for scene, views in read]
     scores = {}
     for mode in MODES:

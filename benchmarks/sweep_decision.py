@@ -22,11 +22,12 @@ Use worlds that the figures you report never see: a threshold chosen on the test
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import sys
 import tempfile
+import typing
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ from crmot.constants import CONF_DIR  # noqa: E402
 from crmot.data.crtrack import Scene, list_scenes, load_scene  # noqa: E402
 from crmot.data.expression_files import write_predictions  # noqa: E402
 from crmot.inference.candidates import CandidateConfig, ViewRows, predict_scene  # noqa: E402
+from crmot.inference.clauses import questions  # noqa: E402
 from crmot.inference.fusion import FusionConfig, answer_scene  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.metrics.evaluate import evaluate  # noqa: E402
@@ -62,8 +64,8 @@ def read_world(world: Path, tracklets: Path, checkpoint: Path, candidates: Candi
     for name in list_scenes(world, split):
         scene = load_scene(world, split, name, labels=False)
         prompts, _ = module.prompts(scene)
-        readings.append((scene, predict_scene(module.model, scene, prompts, [e.sentence for e in scene.expressions],
-                                              candidates, device)))
+        sentences = questions([e.sentence for e in scene.expressions]).sentences  # what stage 4 reads
+        readings.append((scene, predict_scene(module.model, scene, prompts, sentences, candidates, device)))
     return readings, module.checkpoint.get("training_seed")
 
 
@@ -106,18 +108,26 @@ def parse_grid(specs: list[str] | None, default: dict[str, tuple] | None = None)
     """``["name=v,v,..."]`` -> {FusionConfig field: values}; a clear error for an unknown field or value."""
     if not specs:
         return default or {}
-    fields = {f.name: f.type for f in dataclasses.fields(FusionConfig)}
+    fields = typing.get_type_hints(FusionConfig)
     grid = {}
     for spec in specs:
         name, _, values = spec.partition("=")
         if name not in fields or not values:
             raise SystemExit(f"{spec!r}: expected NAME=V[,V...] with NAME one of {', '.join(fields)}")
-        cast = {"int": int, "bool": _boolean}.get(str(fields[name]), float)
+        cast = {int: int, bool: _boolean}.get(fields[name], float)
+        if typing.get_origin(fields[name]) is typing.Literal:
+            cast = partial(_one_of, typing.get_args(fields[name]))
         try:
             grid[name] = tuple(cast(v) for v in values.split(","))
         except ValueError:
             raise SystemExit(f"{spec!r}: {values!r} are not values of {name}") from None
     return grid
+
+
+def _one_of(choices: tuple[str, ...], text: str) -> str:
+    if text not in choices:
+        raise ValueError(text)
+    return text
 
 
 def _boolean(text: str) -> bool:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from types import SimpleNamespace
+
 import numpy as np
+import pytest
 
 from crmot.data import masks as rle
 from crmot.data.tracks import Tracks
 from crmot.inference.candidates import ViewRows
-from crmot.inference.fusion import FusionConfig, answer, identities
+from crmot.inference.fusion import FusionConfig, answer, answer_scene, identities
 
 SIZE = (64, 48)
 A, B, C = np.eye(3)[0], np.eye(3)[1], np.eye(3)[2]
@@ -156,3 +160,39 @@ def test_geometry_tells_apart_two_people_dressed_alike():
     assert np.allclose(referred.boxes[0, :2], ground[0] + shift - [5, 40] + steps[0])
     _, looks_only = _answer(views, FusionConfig(time_weight=0.0, geometry_weight=0.0, identity_threshold=0.6))
     assert not np.allclose(looks_only[2].tracks.boxes[0, :2], ground[0] + shift - [5, 40] + steps[0])
+
+
+def test_a_clause_narrows_a_sentence_box_by_box_or_identity_by_identity():
+    """Columns: "X, carrying Y", then "X". Read whole, the clause carries the answer to B, whom "X"
+    describes less well than A. Box by box, B keeps only its probability for "X"; by identity, the
+    answer is chosen among those who answer "X" (A alone), at A's smaller probability."""
+    def answered(rows: list[list[float]], clauses: str) -> list[float]:
+        views = {1: _view([{"box": [5 + 25 * i, 5, 10, 20], "identity": np.eye(3)[i], "refer": r} for i, r in enumerate(rows)])}
+        config = replace(NO_GEOMETRY, clauses=clauses)
+        tracks = answer(views, identities(views, config), 0, {1: SIZE}, config, within=1)[1].tracks
+        return sorted({float(x) for x in tracks.boxes[:, 0] - tracks.frames})  # where each answered tracklet starts
+
+    loose = [[0.30, 0.90], [0.50, 0.20], [0.10, 0.80]]
+    assert answered(loose, "whole") == [30] and answered(loose, "box") == [5] and answered(loose, "identity") == [5]
+    ranked = [[0.30, 0.90], [0.50, 0.55], [0.10, 0.20]]  # B fits "X" too, less well
+    assert answered(ranked, "box") == [30] and answered(ranked, "identity") == [5]
+
+
+def _scene(sentences: list[str]) -> SimpleNamespace:
+    """What answer_scene reads of a one-view scene: its name, expressions and frame size."""
+    return SimpleNamespace(split="test", name="Yard", views=[SimpleNamespace(index=1, seqinfo=SimpleNamespace(
+        width=SIZE[0], height=SIZE[1]))], expressions=[SimpleNamespace(sentence=s, name=f"Yard_{s}") for s in sentences])
+
+
+def test_a_scene_is_answered_with_the_clause_free_sentences_it_was_read_with():
+    scene = _scene(["A man in red, carrying a bag", "A man in blue"])  # read: these two, then "A man in red"
+    views = {1: _view([{"box": [5, 5, 10, 20], "identity": A, "refer": [0.30, 0.1, 0.90]},
+                       {"box": [30, 5, 10, 20], "identity": B, "refer": [0.50, 0.9, 0.20]}])}
+    answers = answer_scene(views, scene, NO_GEOMETRY)
+    assert np.allclose(answers["Yard_A man in red, carrying a bag"][1].tracks.boxes[0], [6, 5, 10, 20])
+    assert np.allclose(answers["Yard_A man in blue"][1].tracks.boxes[0], [31, 5, 10, 20])
+    whole = answer_scene(views, scene, replace(NO_GEOMETRY, clauses="whole"))
+    assert np.allclose(whole["Yard_A man in red, carrying a bag"][1].tracks.boxes[0], [31, 5, 10, 20])
+    expressions_only = {1: replace(views[1], refer=views[1].refer[:, :2])}
+    with pytest.raises(ValueError, match="test/Yard: ViewSAM read \\[2\\] sentences per box; stage 4 needs 3"):
+        answer_scene(expressions_only, scene, NO_GEOMETRY)

@@ -13,7 +13,6 @@ import torch
 from crmot.data import crtrack
 from crmot.data.crtrack import list_scenes, load_scene
 from crmot.data.expression_files import load_predictions
-from crmot.inference.candidates import CandidateConfig, predict_scene
 from crmot.inference.fusion import FusionConfig
 from crmot.models.viewsam import normalised_prompts
 from crmot.models.viewsam.checkpoint import load_viewsam
@@ -124,25 +123,3 @@ def test_a_missing_or_foreign_checkpoint_is_a_clear_error(tiny_root, tmp_path, c
         _evaluate(tiny_root, foreign, tmp_path, tmp_path / "out")
     assert "not a ViewSAM training checkpoint" in capsys.readouterr().err
 
-
-def test_an_expression_with_a_clause_never_answers_more_than_its_clause_free_sentence(tiny_root, checkpoint,
-                                                                                     tracklets):
-    """With ``clauses`` a box's probability for "X, carrying Y" is the smaller of the model's own two
-    answers, for "X, carrying Y" and for "X"; without, the sentence is read whole."""
-    model, _ = load_viewsam(checkpoint)
-    scene = load_scene(tiny_root, "test", list_scenes(tiny_root, "test")[0], labels=False)
-    module = evaluate_module.EvaluationModule(str(checkpoint), str(tracklets), "unused")
-    prompts, _ = module.prompts(scene)
-    core = "A man wearing a red coat and black trousers"
-    sentences = [f"{core}, carrying a white plastic bag", "A man in a red cap, blue coat and gray trousers"]
-    read = {clauses: predict_scene(model, scene, prompts, sentences, CandidateConfig(clauses=clauses),
-                                   torch.device("cpu"))
-            for clauses in (True, False)}
-    alone = predict_scene(model, scene, prompts, [core], CandidateConfig(), torch.device("cpu"))
-    for k, view in read[True].items():
-        whole, narrowed = read[False][k].refer, view.refer
-        assert view.refer.shape == (len(prompts[k]), 2)
-        np.testing.assert_allclose(narrowed[:, 0], np.minimum(whole[:, 0], alone[k].refer[:, 0]), atol=1e-6)
-        np.testing.assert_allclose(narrowed[:, 1], whole[:, 1], atol=1e-6)  # a garment list has no clause
-    assert any((read[True][k].refer[:, 0] < read[False][k].refer[:, 0] - 1e-6).any() or
-               (read[True][k].refer[:, 0] < alone[k].refer[:, 0] - 1e-6).any() for k in read[True])

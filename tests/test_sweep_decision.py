@@ -43,6 +43,8 @@ def test_none_when_nothing_beats_the_baseline_on_both_figures():
 def test_a_grid_varies_any_fusion_field_over_the_baseline():
     grid = parse_grid(["identity_threshold=0.3,0.4", "min_rows=3,5"])
     assert grid == {"identity_threshold": (0.3, 0.4), "min_rows": (3, 5)}
+    assert parse_grid(["clauses=box,identity", "at_least_one=false"]) == {"clauses": ("box", "identity"),
+                                                                          "at_least_one": (False,)}
     base = baseline_setting(FusionConfig(), ["refer_threshold=0.7"])
     points = settings(base, grid)
     assert points[0] == base and len(points) == 4  # (0.4, 3) is the baseline itself: listed once, first
@@ -51,7 +53,8 @@ def test_a_grid_varies_any_fusion_field_over_the_baseline():
 
 
 def test_a_bad_grid_names_what_is_wrong():
-    for spec, words in ((["colour=1"], "NAME one of"), (["refer_threshold=high"], "not values of refer_threshold")):
+    for spec, words in ((["colour=1"], "NAME one of"), (["refer_threshold=high"], "not values of refer_threshold"),
+                        (["clauses=box,all"], "not values of clauses")):
         with pytest.raises(SystemExit, match=words):
             parse_grid(spec)
     with pytest.raises(SystemExit, match="one value per field"):

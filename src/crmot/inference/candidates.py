@@ -9,8 +9,6 @@ box), so memory grows with the number of boxes, never with pixels or frames.
 With ``flip``, every frame is also read mirrored (training flips frames, so a mirrored camera is one
 the model knows) and the two readings are averaged: the referring probability, objectness and
 identity of a box then rest on two looks at it, at twice the cost. Masks come from the frame as shot.
-With ``clauses``, an expression that ends in a clause (", carrying a white bag") is asked without it
-too, and a box's probability is the smaller of the two (:mod:`crmot.inference.clauses`).
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from crmot.data.crtrack import Scene
 from crmot.data.frames import read_frame
 from crmot.data.tracks import Tracks
 from crmot.data.white_balance import sample_view_gain
-from crmot.inference.clauses import answer_columns, questions
 from crmot.models.viewsam import IDENTITY_DIM, ViewSAM, normalised_prompts
 from crmot.models.viewsam.attention import attention_kernels
 from crmot.models.viewsam.inputs import model_input
@@ -36,8 +33,6 @@ class CandidateConfig:
     window: int = 8  # frames per view encoded together (bounded memory on long videos)
     expression_batch: int = 32  # expressions scored together (memory grows with it)
     flip: bool = True  # also read each frame mirrored and average the two readings
-    #: a box must also fit a sentence without its trailing clause (crmot.inference.clauses)
-    clauses: bool = True
 
 
 @dataclass
@@ -64,11 +59,10 @@ def predict_scene(model: ViewSAM, scene: Scene, prompts: dict[int, Tracks], sent
     size = model.size.image_size
     objectness = {k: np.zeros(len(t)) for k, t in prompts.items()}
     identity = {k: np.zeros((len(t), IDENTITY_DIM), np.float32) for k, t in prompts.items()}
-    asked = questions(sentences, config.clauses)
-    refer = {k: np.zeros((len(t), len(asked.sentences))) for k, t in prompts.items()}
+    refer = {k: np.zeros((len(t), len(sentences))) for k, t in prompts.items()}
     masks: dict[int, list[dict | None]] = {k: [None] * len(t) for k, t in prompts.items()}
     batch_size = config.expression_batch
-    texts = [model.encode_text(asked.sentences[i:i + batch_size]) for i in range(0, len(asked.sentences), batch_size)]
+    texts = [model.encode_text(sentences[i:i + batch_size]) for i in range(0, len(sentences), batch_size)]
     views = [v for v in scene.views if len(prompts[v.index])]
     gains = {v.index: sample_view_gain(v) for v in views}
     with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
@@ -102,8 +96,7 @@ def predict_scene(model: ViewSAM, scene: Scene, prompts: dict[int, Tracks], sent
                 binary = (out["masks"][b, :n] > 0).cpu().numpy()
                 for i, row in enumerate(found.tolist()):
                     masks[k][row] = rle.encode(binary[i])
-    return {k: ViewRows(prompts[k], objectness[k], identity[k], answer_columns(refer[k], asked), masks[k])
-            for k in prompts}
+    return {k: ViewRows(prompts[k], objectness[k], identity[k], refer[k], masks[k]) for k in prompts}
 
 
 def read_frames(model: ViewSAM, images: torch.Tensor, camera: torch.Tensor, boxes: list[torch.Tensor], texts: list,

@@ -15,11 +15,16 @@ across views, output where the evidence pooled over views and frames says referr
    that see it, and words the model never met in training lower every identity alike. As every
    CRTrack expression refers to some object, the most referred identity answers when none clears
    it (``at_least_one``).
+4. A trailing clause narrows a sentence (``clauses``; :mod:`crmot.inference.clauses`): ViewSAM has
+   read "X, carrying Y" and "X", and by default each box keeps the smaller of its two probabilities,
+   so the clause's few words cannot carry a box that "X" does not describe. ``identity`` goes
+   further: "X, carrying Y" is answered only among the identities that answer "X".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -31,6 +36,7 @@ from crmot.data import masks as rle
 from crmot.data.crtrack import Scene
 from crmot.data.tracks import Tracks
 from crmot.inference.candidates import ViewRows
+from crmot.inference.clauses import questions
 
 
 @dataclass(frozen=True)  # a shared default of the stage's signature
@@ -52,6 +58,10 @@ class FusionConfig:
     refer_threshold: float = 0.6  # least pooled referring probability of an answered identity ...
     relative_threshold: float = 0.85  # ... or least share of the best identity's (1: the best only)
     at_least_one: bool = True  # every CRTrack expression refers to an object: else answer the most referred
+    #: an expression with a trailing clause, "X, carrying Y" (4. above): read ``whole``; each ``box``
+    #: keeps the smaller of its probabilities for it and for "X"; or answered only among the
+    #: identities that answer "X", each at the smaller of its two pooled probabilities (``identity``)
+    clauses: Literal["whole", "box", "identity"] = "box"
     min_rows: int = 3  # identities with fewer rows (all views) are flicker, not objects
 
 
@@ -109,14 +119,18 @@ def group(members: list[tuple[int, np.ndarray]], labels: list[int]) -> list[Iden
 
 
 def answer(views: dict[int, ViewRows], objects: list[Identity], expression: int, sizes: dict[int, tuple[int, int]],
-           config: FusionConfig) -> dict[int, Answer]:
-    """The answer of expression ``expression`` in every view (``sizes``: view -> (width, height))."""
-    pooled = [_pooled_refer(views, identity, expression) for identity in objects]
-    best = max(pooled, default=0.0)
-    answered = [i for i, p in enumerate(pooled) if p >= config.refer_threshold
-                or (p >= config.relative_threshold * best and (config.at_least_one or p >= config.refer_threshold))]
-    if not answered and pooled and config.at_least_one:
-        answered = [int(np.argmax(pooled))]
+           config: FusionConfig, within: int | None = None) -> dict[int, Answer]:
+    """The answer of expression ``expression`` (a column of the views' ``refer``) in every view
+    (``sizes``: view -> (width, height)); ``within``: the column of its clause-free sentence, which
+    narrows it as ``config.clauses`` says."""
+    narrow = within is not None and config.clauses == "box"
+    pooled = np.array([_pooled_refer(views, identity, expression, within if narrow else None) for identity in objects])
+    candidates = np.arange(len(objects))
+    if within is not None and config.clauses == "identity":
+        clause_free = np.array([_pooled_refer(views, identity, within) for identity in objects])
+        candidates = decide(clause_free, candidates, config)
+        pooled = np.minimum(pooled, clause_free)
+    answered = decide(pooled, candidates, config).tolist()
     out = {}
     for k, view in views.items():
         chosen = [(objects[i].rows[k], new_id, pooled[i]) for new_id, i in enumerate(answered, start=1) if k in objects[i].rows]
@@ -124,17 +138,41 @@ def answer(views: dict[int, ViewRows], objects: list[Identity], expression: int,
     return out
 
 
+def decide(pooled: np.ndarray, candidates: np.ndarray, config: FusionConfig) -> np.ndarray:
+    """The ``candidates`` (indices into ``pooled``) that answer: those that clear ``refer_threshold``
+    or come within ``relative_threshold`` of the best candidate's; the best one when none does."""
+    if not len(candidates):
+        return candidates
+    p = pooled[candidates]
+    keep = (p >= config.refer_threshold) | (config.at_least_one & (p >= config.relative_threshold * p.max()))
+    if not keep.any() and config.at_least_one:
+        keep[np.argmax(p)] = True
+    return candidates[keep]
+
+
 def answer_scene(views: dict[int, ViewRows], scene: Scene, config: FusionConfig) -> dict[str, dict[int, Answer]]:
-    """Every expression of ``scene`` answered in every view, over one set of cross-view identities."""
+    """Every expression of ``scene`` answered in every view, over one set of cross-view identities.
+    ``views`` hold ViewSAM's reading of the sentences :func:`crmot.inference.clauses.questions` asks:
+    the expressions, then the clause-free sentences (needed unless ``config.clauses`` is ``whole``)."""
     objects = identities(views, config)
     sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
-    return {e.name: answer(views, objects, i, sizes, config) for i, e in enumerate(scene.expressions)}
+    asked = questions([e.sentence for e in scene.expressions])
+    within = dict(asked.narrowed) if config.clauses != "whole" else {}
+    read = {v.refer.shape[1] for v in views.values()}
+    if within and read != {len(asked.sentences)}:
+        raise ValueError(f"{scene.split}/{scene.name}: ViewSAM read {sorted(read)} sentences per box; stage 4 needs "
+                         f"{len(asked.sentences)}, the expressions and their clause-free sentences "
+                         "(crmot.inference.clauses.questions)")
+    return {e.name: answer(views, objects, i, sizes, config, within.get(i)) for i, e in enumerate(scene.expressions)}
 
 
-def _pooled_refer(views: dict[int, ViewRows], identity: Identity, expression: int) -> float:
-    """Referring probability of one identity over all its rows, weighted by their objectness."""
+def _pooled_refer(views: dict[int, ViewRows], identity: Identity, expression: int, within: int | None = None) -> float:
+    """Referring probability of one identity over all its rows, weighted by their objectness; with
+    ``within``, each row's is at most its probability for that column."""
     weight = np.concatenate([views[k].objectness[rows] for k, rows in identity.rows.items()])
     refer = np.concatenate([views[k].refer[rows, expression] for k, rows in identity.rows.items()])
+    if within is not None:
+        refer = np.minimum(refer, np.concatenate([views[k].refer[rows, within] for k, rows in identity.rows.items()]))
     return float((weight * refer).sum() / max(weight.sum(), 1e-9))
 
 
