@@ -41,7 +41,7 @@ from crmot.data.expression_files import write_predictions  # noqa: E402
 from crmot.data.tracks import Tracks, read_tracks  # noqa: E402
 from crmot.inference.candidates import ViewRows, predict_scene  # noqa: E402
 from crmot.inference.clauses import questions  # noqa: E402
-from crmot.inference.fusion import FusionConfig, Identity, answer, group, identities, kept_tracklets  # noqa: E402
+from crmot.inference.fusion import FusionConfig, Identity, answer, clause_free_columns, group, identities, kept_tracklets  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.metrics.evaluate import evaluate  # noqa: E402
 from crmot.models.viewsam.checkpoint import load_viewsam  # noqa: E402
@@ -91,7 +91,7 @@ def answer_scene(scene: Scene, views: dict[int, ViewRows], owners: dict[int, np.
     true_identities, true_referring = MODES[mode]
     objects = oracle_identities(views, owners, config) if true_identities else identities(views, config)
     sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
-    within = dict(questions([e.sentence for e in scene.expressions]).narrowed) if config.clauses != "whole" else {}
+    within = clause_free_columns(views, scene, config)
     for e, expression in enumerate(scene.expressions):
         rows, fusion, clause_free = views, config, within.get(e)
         if true_referring:

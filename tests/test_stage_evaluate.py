@@ -122,4 +122,3 @@ def test_a_missing_or_foreign_checkpoint_is_a_clear_error(tiny_root, tmp_path, c
     with pytest.raises(SystemExit):
         _evaluate(tiny_root, foreign, tmp_path, tmp_path / "out")
     assert "not a ViewSAM training checkpoint" in capsys.readouterr().err
-

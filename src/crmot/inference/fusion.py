@@ -123,8 +123,8 @@ def answer(views: dict[int, ViewRows], objects: list[Identity], expression: int,
     """The answer of expression ``expression`` (a column of the views' ``refer``) in every view
     (``sizes``: view -> (width, height)); ``within``: the column of its clause-free sentence, which
     narrows it as ``config.clauses`` says."""
-    narrow = within is not None and config.clauses == "box"
-    pooled = np.array([_pooled_refer(views, identity, expression, within if narrow else None) for identity in objects])
+    per_box = within if config.clauses == "box" else None
+    pooled = np.array([_pooled_refer(views, identity, expression, per_box) for identity in objects])
     candidates = np.arange(len(objects))
     if within is not None and config.clauses == "identity":
         clause_free = np.array([_pooled_refer(views, identity, within) for identity in objects])
@@ -156,14 +156,22 @@ def answer_scene(views: dict[int, ViewRows], scene: Scene, config: FusionConfig)
     the expressions, then the clause-free sentences (needed unless ``config.clauses`` is ``whole``)."""
     objects = identities(views, config)
     sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
+    within = clause_free_columns(views, scene, config)
+    return {e.name: answer(views, objects, i, sizes, config, within.get(i)) for i, e in enumerate(scene.expressions)}
+
+
+def clause_free_columns(views: dict[int, ViewRows], scene: Scene, config: FusionConfig) -> dict[int, int]:
+    """Expression index -> the ``refer`` column of its clause-free sentence (none when ``config.clauses``
+    is ``whole``); an error when ``views`` were not read with those sentences."""
+    if config.clauses == "whole":
+        return {}
     asked = questions([e.sentence for e in scene.expressions])
-    within = dict(asked.narrowed) if config.clauses != "whole" else {}
     read = {v.refer.shape[1] for v in views.values()}
-    if within and read != {len(asked.sentences)}:
+    if asked.narrowed and read != {len(asked.sentences)}:
         raise ValueError(f"{scene.split}/{scene.name}: ViewSAM read {sorted(read)} sentences per box; stage 4 needs "
                          f"{len(asked.sentences)}, the expressions and their clause-free sentences "
                          "(crmot.inference.clauses.questions)")
-    return {e.name: answer(views, objects, i, sizes, config, within.get(i)) for i, e in enumerate(scene.expressions)}
+    return dict(asked.narrowed)
 
 
 def _pooled_refer(views: dict[int, ViewRows], identity: Identity, expression: int, within: int | None = None) -> float:
