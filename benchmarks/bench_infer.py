@@ -1,5 +1,6 @@
 """Stage-4 speed: ViewSAM inference in view-frames/s (every view of a scene's frames encoded, each
-stage-1-style box prompt decoded and scored against every expression), and peak memory.
+stage-1-style box prompt decoded and scored against every sentence stage 4 reads: the expressions and
+the clause-free sentences of those with a trailing clause), and peak memory.
 
     python benchmarks/bench_infer.py [--size base_plus] [--tiny] [--out JSON]
 
@@ -25,6 +26,7 @@ from worlds import WORLDS  # noqa: E402
 
 from crmot.data import load_split  # noqa: E402
 from crmot.inference.candidates import CandidateConfig, predict_scene  # noqa: E402
+from crmot.inference.clauses import questions  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.models.viewsam import ViewSAM  # noqa: E402
 
@@ -48,7 +50,7 @@ def main() -> None:
     device = torch.device("cuda" if gpu else "cpu")
     model = ViewSAM(size, "both", "word" if small else "minilm", allow_random_init=True).to(device)
     prompts = {v.index: v.gt.select(v.gt.frames <= frames) for v in scene.views}
-    sentences = [e.sentence for e in scene.expressions]
+    sentences = questions([e.sentence for e in scene.expressions]).sentences  # what stage 4 reads
     autocast = torch.bfloat16 if gpu else None
     config = CandidateConfig()
     if gpu:
@@ -65,7 +67,7 @@ def main() -> None:
         "benchmark": "stage 4 ViewSAM inference: view-frames/s",
         "machine": machine(), "gpu": machine()["gpu"], "size": size, "backbone": model.backbone,
         "precision": "bf16-mixed" if gpu else "32-true", "image_size": model.size.image_size,
-        "views": len(scene.views), "frames": frames, "expressions": len(sentences),
+        "views": len(scene.views), "frames": frames, "expressions": len(scene.expressions), "sentences": len(sentences),
         "prompts": int(sum(len(t) for t in prompts.values())), "seconds": seconds,
         "view_frames_per_s": view_frames / seconds,
         "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if gpu
@@ -75,7 +77,8 @@ def main() -> None:
     }
     atomic_write_json(args.out, result)
     print(f"ViewSAM {size} ({result['precision']}): {result['view_frames_per_s']:.2f} view-frames/s over "
-          f"{view_frames} view-frames, {len(sentences)} expressions; written to {args.out}")
+          f"{view_frames} view-frames, {len(scene.expressions)} expressions ({len(sentences)} sentences read); "
+          f"written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -130,7 +130,8 @@ def _viewsam_ablation(r: dict) -> str:
     for key, title in (("inference_grid", "Inference settings"), ("training_runs", "Training runs"),
                        ("decision_grid", "Answer decision"), ("decision_grid_gt", "Answer decision, GT-trained models"),
                        ("identity_grid", "Identity decision"), ("word_dropout", "Word dropout"),
-                       ("clause_composition", "Clause composition")):
+                       ("clause_composition", "Clause composition"), ("pooling", "Pooling of the referring evidence"),
+                       ("objectness_grid", "Objectness of a kept tracklet")):
         if key in r:
             grid = r[key]
             seeds = grid.get("columns", list(grid["training-free"]))
