@@ -131,7 +131,8 @@ def _viewsam_ablation(r: dict) -> str:
                        ("decision_grid", "Answer decision"), ("decision_grid_gt", "Answer decision, GT-trained models"),
                        ("identity_grid", "Identity decision"), ("word_dropout", "Word dropout"),
                        ("clause_composition", "Clause composition"), ("pooling", "Pooling of the referring evidence"),
-                       ("objectness_grid", "Objectness of a kept tracklet")):
+                       ("objectness_grid", "Objectness of a kept tracklet"),
+                       ("decision_grid_clauses", "Answer decision under clause composition")):
         if key in r:
             grid = r[key]
             seeds = grid.get("columns", list(grid["training-free"]))
