@@ -132,7 +132,8 @@ def _viewsam_ablation(r: dict) -> str:
                        ("identity_grid", "Identity decision"), ("word_dropout", "Word dropout"),
                        ("clause_composition", "Clause composition"), ("pooling", "Pooling of the referring evidence"),
                        ("objectness_grid", "Objectness of a kept tracklet"),
-                       ("decision_grid_clauses", "Answer decision under clause composition")):
+                       ("decision_grid_clauses", "Answer decision under clause composition"),
+                       ("row_gate", "Rows gated by their objectness")):
         if key in r:
             grid = r[key]
             seeds = grid.get("columns", list(grid["training-free"]))
