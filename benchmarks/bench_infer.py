@@ -76,9 +76,9 @@ def main() -> None:
         "command": "python benchmarks/bench_infer.py" + (" --tiny" if args.tiny else ""),
     }
     atomic_write_json(args.out, result)
+    read = f"{len(scene.expressions)} expressions ({len(sentences)} sentences read)"
     print(f"ViewSAM {size} ({result['precision']}): {result['view_frames_per_s']:.2f} view-frames/s over "
-          f"{view_frames} view-frames, {len(scene.expressions)} expressions ({len(sentences)} sentences read); "
-          f"written to {args.out}")
+          f"{view_frames} view-frames, {read}; written to {args.out}")
 
 
 if __name__ == "__main__":
