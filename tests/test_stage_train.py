@@ -243,3 +243,14 @@ def _initial_parameters() -> dict[str, torch.Tensor]:
     L.seed_everything(0)
     module = ViewSAMModule(size="nano", text_encoder="word", allow_random_init=True)
     return {n: p.detach() for n, p in module.named_parameters() if p.requires_grad}
+
+
+def test_the_rank_term_prefers_the_referred_prompt_on_top_and_ignores_images_with_nobody_to_rank():
+    from crmot.training.losses import rank_loss
+
+    referred = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])  # the second expression refers to no one here
+    on_top = torch.log(torch.tensor([[0.9, 0.2, 0.1], [0.5, 0.5, 0.5]]))
+    below = torch.log(torch.tensor([[0.2, 0.9, 0.1], [0.5, 0.5, 0.5]]))
+    (top, count), (low, _) = rank_loss(on_top, referred), rank_loss(below, referred)
+    assert count == 1 and 0 < top < low
+    assert rank_loss(on_top[:, :1], referred[:, :1])[1] == 0  # one prompt: nothing to rank against
