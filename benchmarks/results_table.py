@@ -133,7 +133,8 @@ def _viewsam_ablation(r: dict) -> str:
                        ("clause_composition", "Clause composition"), ("pooling", "Pooling of the referring evidence"),
                        ("objectness_grid", "Objectness of a kept tracklet"),
                        ("decision_grid_clauses", "Answer decision under clause composition"),
-                       ("row_gate", "Rows gated by their objectness")):
+                       ("row_gate", "Rows gated by their objectness"),
+                       ("rank_loss", "Ranking term in the referring loss")):
         if key in r:
             grid = r[key]
             seeds = grid.get("columns", list(grid["training-free"]))
