@@ -28,8 +28,8 @@ class LossWeights:
     objectness: float = 1.0
     refer: float = 2.0
     identity: float = 0.5
-    #: off until validated (docs/viewsam.md, "More answer settings ..."): +0.14 / +1.04 weak and
-    #: -0.06 / +2.28 GT at 1.0 on validation worlds 0-2, training seed 0
+    #: off until the record is trained with it (docs/viewsam.md, "More answer settings ..."): at 1.0 on
+    #: validation worlds 0-4, training seed 0, GT +1.34 / +1.65 and weak -0.09 / +0.47
     rank: float = 0.0
     mask_focal: float = 5.0
     dice: float = 1.0
