@@ -26,7 +26,7 @@ from worlds import WORLDS  # noqa: E402
 
 from crmot.data import load_split  # noqa: E402
 from crmot.inference.candidates import CandidateConfig, predict_scene  # noqa: E402
-from crmot.inference.clauses import questions  # noqa: E402
+from crmot.inference.clauses import scene_questions  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.models.viewsam import ViewSAM  # noqa: E402
 
@@ -50,7 +50,7 @@ def main() -> None:
     device = torch.device("cuda" if gpu else "cpu")
     model = ViewSAM(size, "both", "word" if small else "minilm", allow_random_init=True).to(device)
     prompts = {v.index: v.gt.select(v.gt.frames <= frames) for v in scene.views}
-    sentences = questions([e.sentence for e in scene.expressions]).sentences  # what stage 4 reads
+    sentences = scene_questions(scene).sentences
     autocast = torch.bfloat16 if gpu else None
     config = CandidateConfig()
     if gpu:

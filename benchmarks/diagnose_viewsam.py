@@ -40,7 +40,7 @@ from crmot.data.crtrack import Scene, list_scenes, load_scene  # noqa: E402
 from crmot.data.expression_files import write_predictions  # noqa: E402
 from crmot.data.tracks import Tracks, read_tracks  # noqa: E402
 from crmot.inference.candidates import ViewRows, predict_scene  # noqa: E402
-from crmot.inference.clauses import questions  # noqa: E402
+from crmot.inference.clauses import scene_questions  # noqa: E402
 from crmot.inference.fusion import FusionConfig, Identity, answer, clause_free_columns, group, identities, kept_tracklets  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.metrics.evaluate import evaluate  # noqa: E402
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in list_scenes(args.data, args.split):
         scene = load_scene(args.data, args.split, name)
         prompts = {v.index: read_tracks(rows_path(args.tracklets / args.split / name, v.index)) for v in scene.views}
-        sentences = questions([e.sentence for e in scene.expressions]).sentences  # what stage 4 reads
+        sentences = scene_questions(scene).sentences
         read.append((scene, predict_scene(model, scene, prompts, sentences, candidates, device)))
     owners = [{k: covered_objects(views[k].tracks, scene.view(k).gt) for k in views} for scene, views in read]
     scores = {}

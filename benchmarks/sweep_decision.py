@@ -41,7 +41,7 @@ from crmot.constants import CONF_DIR  # noqa: E402
 from crmot.data.crtrack import Scene, list_scenes, load_scene  # noqa: E402
 from crmot.data.expression_files import write_predictions  # noqa: E402
 from crmot.inference.candidates import CandidateConfig, ViewRows, predict_scene  # noqa: E402
-from crmot.inference.clauses import questions  # noqa: E402
+from crmot.inference.clauses import scene_questions  # noqa: E402
 from crmot.inference.fusion import FusionConfig, answer_scene  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 from crmot.metrics.evaluate import evaluate  # noqa: E402
@@ -64,7 +64,7 @@ def read_world(world: Path, tracklets: Path, checkpoint: Path, candidates: Candi
     for name in list_scenes(world, split):
         scene = load_scene(world, split, name, labels=False)
         prompts, _ = module.prompts(scene)
-        sentences = questions([e.sentence for e in scene.expressions]).sentences  # what stage 4 reads
+        sentences = scene_questions(scene).sentences
         readings.append((scene, predict_scene(module.model, scene, prompts, sentences, candidates, device)))
     return readings, module.checkpoint.get("training_seed")
 

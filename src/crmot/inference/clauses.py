@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from crmot.data.crtrack import Scene
+
 #: ", <participle or 'with'> ..." closing a sentence, with no comma after it.
 CLAUSE = re.compile(r",\s+(?:\w{2,}ing|with)\b[^,]*$", re.IGNORECASE)
 
@@ -56,3 +58,8 @@ def questions(expressions: list[str]) -> Questions:
             asked.append(core)
         narrowed.append((i, index[core]))
     return Questions(asked, narrowed)
+
+
+def scene_questions(scene: Scene) -> Questions:
+    """What stage 4 asks ViewSAM for ``scene``: its expressions, then their clause-free sentences."""
+    return questions([e.sentence for e in scene.expressions])

@@ -36,7 +36,7 @@ from crmot.data import masks as rle
 from crmot.data.crtrack import Scene
 from crmot.data.tracks import Tracks
 from crmot.inference.candidates import ViewRows
-from crmot.inference.clauses import questions
+from crmot.inference.clauses import scene_questions
 
 
 @dataclass(frozen=True)  # a shared default of the stage's signature
@@ -152,7 +152,7 @@ def decide(pooled: np.ndarray, candidates: np.ndarray, config: FusionConfig) -> 
 
 def answer_scene(views: dict[int, ViewRows], scene: Scene, config: FusionConfig) -> dict[str, dict[int, Answer]]:
     """Every expression of ``scene`` answered in every view, over one set of cross-view identities.
-    ``views`` hold ViewSAM's reading of the sentences :func:`crmot.inference.clauses.questions` asks:
+    ``views`` hold ViewSAM's reading of the sentences :func:`crmot.inference.clauses.scene_questions` asks:
     the expressions, then the clause-free sentences (needed unless ``config.clauses`` is ``whole``)."""
     objects = identities(views, config)
     sizes = {v.index: (v.seqinfo.width, v.seqinfo.height) for v in scene.views}
@@ -165,12 +165,12 @@ def clause_free_columns(views: dict[int, ViewRows], scene: Scene, config: Fusion
     is ``whole``); an error when ``views`` were not read with those sentences."""
     if config.clauses == "whole":
         return {}
-    asked = questions([e.sentence for e in scene.expressions])
+    asked = scene_questions(scene)
     read = {v.refer.shape[1] for v in views.values()}
     if asked.narrowed and read != {len(asked.sentences)}:
         raise ValueError(f"{scene.split}/{scene.name}: ViewSAM read {sorted(read)} sentences per box; stage 4 needs "
                          f"{len(asked.sentences)}, the expressions and their clause-free sentences "
-                         "(crmot.inference.clauses.questions)")
+                         "(crmot.inference.clauses.scene_questions)")
     return dict(asked.narrowed)
 
 

@@ -31,7 +31,7 @@ from crmot.data.expression_files import write_predictions
 from crmot.data.tracks import Tracks, read_tracks
 from crmot.errors import MissingFileError
 from crmot.inference.candidates import CandidateConfig, predict_scene
-from crmot.inference.clauses import questions
+from crmot.inference.clauses import scene_questions
 from crmot.inference.fusion import Answer, FusionConfig, answer_scene
 from crmot.io import atomic_write_json
 from crmot.metrics.evaluate import evaluate, print_report
@@ -109,7 +109,7 @@ class EvaluationModule(L.LightningModule):
             out.skipped = True
             return out
         start = time.perf_counter()
-        sentences = questions([e.sentence for e in scene.expressions]).sentences  # and the clause-free ones
+        sentences = scene_questions(scene).sentences
         advance = progress.for_item(getattr(self, "progress", None), f"{scene.split}/{scene.name}")
         views = predict_scene(self.model, scene, prompts, sentences, self.candidates, self.device, progress=advance)
         if advance is not None:
