@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -107,11 +108,14 @@ def stages_ran(run: Path, since: float) -> bool:
 
 def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_seed: int, steps: int | None,
                        fusion: dict | None = None) -> dict:
-    """One ViewSAM trained on ``labels`` with ``training_seed`` (reused when its checkpoint exists), then
+    """One ViewSAM trained on ``labels`` with ``training_seed`` (reused when it finished training), then
     evaluated on the test split (``fusion``: stage 4 settings other than the defaults)."""
     checkpoint = out / "train" / "checkpoints" / "last.ckpt"
     timing = out / "train" / "train_seconds.json"  # a reused checkpoint reports the time it took to train
-    if not checkpoint.exists():
+    if not finished_training(out / "train"):
+        # a stopped run starts again from step 0: resumed, it would report the time of its last part
+        # only, and its figures would depend on where it stopped as well as on its seed
+        shutil.rmtree(out / "train", ignore_errors=True)
         started = time.perf_counter()
         train_main(["fit", "--config", str(CONF_DIR / "train_synthetic.yaml"), "--data.root", str(data),
                     "--data.label_root", str(labels), "--trainer.default_root_dir", str(out / "train"),
@@ -133,6 +137,12 @@ def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_
             "fusion": {k: report["predicted_by"]["fusion"][k] for k in ("refer_threshold", "relative_threshold", "clauses")},
             # None: a checkpoint reused without its training time, left out of the row's mean wall time
             "seconds": None if train_seconds is None else round(train_seconds + eval_seconds, 1)}
+
+
+def finished_training(train_dir: Path) -> bool:
+    """Whether a ViewSAM run of this benchmark trained to its end. Its timing is written once training
+    returns; a run stopped part-way leaves a ``last.ckpt`` (saved every few steps) and no timing."""
+    return (train_dir / "checkpoints" / "last.ckpt").exists() and (train_dir / "train_seconds.json").exists()
 
 
 def expression_table(work: Path, seeds: list[int], training_seeds: list[int]) -> dict:

@@ -47,3 +47,15 @@ def test_expression_table_reads_the_runs_on_disk(tmp_path):
     table = expression_table(tmp_path, [100, 101], [0, 1])
     assert table == {"100": {"training-free": {"Park_a red coat": [60.0, 30.0]},
                              "gt seed1": {"Park_a red coat": [80.0, 40.0]}}, "101": {}}
+
+
+def test_a_run_stopped_part_way_is_not_taken_for_a_trained_one(tmp_path):
+    from bench_accuracy import finished_training
+
+    train = tmp_path / "gt" / "seed0" / "train"
+    assert not finished_training(train)
+    (train / "checkpoints").mkdir(parents=True)
+    (train / "checkpoints" / "last.ckpt").write_bytes(b"step 300 of 2000")
+    assert not finished_training(train)
+    (train / "train_seconds.json").write_text(json.dumps({"seconds": 1.0}))
+    assert finished_training(train)
