@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -113,16 +112,17 @@ def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_
     checkpoint = out / "train" / "checkpoints" / "last.ckpt"
     timing = out / "train" / "train_seconds.json"  # a reused checkpoint reports the time it took to train
     if not finished_training(out / "train"):
-        # a stopped run starts again from step 0: resumed, it would report the time of its last part
-        # only, and its figures would depend on where it stopped as well as on its seed
-        shutil.rmtree(out / "train", ignore_errors=True)
+        # a run stopped part-way goes on from its last checkpoint: resuming is exact (the clip sampler's
+        # state is in it; tests/test_stage_train.py), but the time of its earlier part is lost
+        resume = ["--ckpt_path", str(checkpoint)] if checkpoint.exists() else []
         started = time.perf_counter()
         train_main(["fit", "--config", str(CONF_DIR / "train_synthetic.yaml"), "--data.root", str(data),
                     "--data.label_root", str(labels), "--trainer.default_root_dir", str(out / "train"),
                     "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
                     "--seed_everything", str(training_seed), "--data.seed", str(training_seed),
-                    *(["--trainer.max_steps", str(steps)] if steps else [])])
-        atomic_write_json(timing, {"seconds": round(time.perf_counter() - started, 1), "machine": machine()})
+                    *(["--trainer.max_steps", str(steps)] if steps else []), *resume])
+        seconds = None if resume else round(time.perf_counter() - started, 1)
+        atomic_write_json(timing, {"seconds": seconds, "machine": machine()})
     train_seconds = json.loads(timing.read_text())["seconds"] if timing.exists() else None
     started = time.perf_counter()
     evaluate_main(["predict", "--config", str(CONF_DIR / "evaluate.yaml"), "--data.root", str(data),
@@ -135,7 +135,7 @@ def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_
     return {"training_seed": training_seed, "CVRIDF1": report["mean"]["CVRIDF1"], "CVRMA": report["mean"]["CVRMA"],
             "steps": facts["global_step"], "model": report["predicted_by"]["model"],
             "fusion": {k: report["predicted_by"]["fusion"][k] for k in ("refer_threshold", "relative_threshold", "clauses")},
-            # None: a checkpoint reused without its training time, left out of the row's mean wall time
+            # None: a checkpoint reused without its training time or a resumed run, left out of the row's mean wall time
             "seconds": None if train_seconds is None else round(train_seconds + eval_seconds, 1)}
 
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import asdict
 from pathlib import Path
 
 import lightning as L
@@ -21,6 +22,7 @@ from crmot.models.viewsam.checkpoint import load_viewsam
 from crmot.stages.train import ViewSAMModule, config_callbacks
 from crmot.stages.train import main as train
 from crmot.training.clips import ClipDataset
+from crmot.training.losses import LossWeights
 from crmot.training.throughput import ClipThroughput
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,7 +192,7 @@ def test_a_runs_flags_switch_off_the_configs_callbacks_that_lightning_would_refu
 
 def test_resume_reproduces_the_uninterrupted_run_exactly(tiny_root, tmp_path):
     """Resume mid-epoch from the step-2 checkpoint of a 4-step run; weights at step 4 must be equal."""
-    common = ("--trainer.max_steps", "4", "--checkpoint_every", "2")
+    common = ("--trainer.max_steps", "4", "--checkpoint_every", "2", "--model.loss.rank", "0.5")
     _fit(tiny_root, tmp_path / "straight", *common)
     (step2,) = (tmp_path / "straight/checkpoints").glob("*step=2*.ckpt")
     assert torch.load(step2, map_location="cpu", weights_only=False)["global_step"] == 2
@@ -198,6 +200,8 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tiny_root, tmp_path):
     a, b = _trainable(tmp_path / "straight/checkpoints/last.ckpt"), _trainable(tmp_path / "resumed/checkpoints/last.ckpt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert not any(k.startswith("model.sam.") for k in a)  # frozen SAM2 stays out of checkpoints
+    _, facts = load_viewsam(tmp_path / "resumed/checkpoints/last.ckpt")  # loads with weights_only
+    assert facts["loss"] == {**asdict(LossWeights()), "rank": 0.5}  # the weights it was trained with
 
 
 def test_checkpoint_of_another_configuration_names_the_mismatched_keys(tiny_root, tmp_path, capsys):

@@ -11,6 +11,7 @@ position is checkpointed too, so a resumed run equals the uninterrupted one step
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import lightning as L
@@ -41,9 +42,12 @@ class ViewSAMModule(L.LightningModule):
                  allow_random_init: bool = False, lr: float = 3e-4, weight_decay: float = 0.05,
                  warmup_steps: int = 20, loss: LossWeights | None = None) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.model = ViewSAM(size, view_conditioning, text_encoder, sam2_checkpoint, text_checkpoint, allow_random_init)
         self.weights = loss or LossWeights()
+        self.save_hyperparameters(ignore=["loss"])
+        # the weights themselves rather than None (a default): a checkpoint keeps saying how it was
+        # trained after a default changes; plain floats, for torch.load(weights_only=True)
+        self.hparams["loss"] = asdict(self.weights)
+        self.model = ViewSAM(size, view_conditioning, text_encoder, sam2_checkpoint, text_checkpoint, allow_random_init)
         self.strict_loading = False  # frozen weights are not in our checkpoints; on_load_checkpoint checks the rest
 
     @property
