@@ -1,4 +1,5 @@
-"""A new record keeps the one it replaces, with the readings written beside it (benchmarks/bench_accuracy.py)."""
+"""A new record keeps the one it replaces, with the readings written beside it, and a run stopped part-way
+is not taken for a finished one (benchmarks/bench_accuracy.py)."""
 
 from __future__ import annotations
 

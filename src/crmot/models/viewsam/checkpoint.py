@@ -50,7 +50,7 @@ def load_viewsam(path: str | Path, map_location: str | torch.device = "cpu") -> 
     model.vocabulary = frozenset(vocabulary) if vocabulary else None
     return model, {"path": str(path), "name": model.name, "global_step": checkpoint.get("global_step"),
                    "epoch": checkpoint.get("epoch"), "hparams": {k: hparams.get(k) for k in MODEL_ARGUMENTS},
-                   # the loss weights it was trained with (None in checkpoints older than their record)
+                   # the loss weights it was trained with (None in checkpoints saved before they were recorded)
                    "loss": hparams.get("loss"),
                    # the clip sampler's seed (--data.seed): two runs that differ only by it are two draws
                    "training_seed": (checkpoint.get("datamodule_hyper_parameters") or {}).get("seed")}
