@@ -63,12 +63,12 @@ MEASUREMENT_KEYS = ("machine", "benchmark", "preset", "seeds", "training_seeds",
                     "settings_chosen_on", "worlds", "mean")
 
 
-def run_world(seed: int, work: Path, preset: str, steps: int | None, training_seeds: list[int],
-              kept: dict[str, dict] | None = None) -> dict:
-    """Every row of one world; trained rows found in ``kept`` are taken from there, not measured."""
+def prepare_world(seed: int, work: Path, preset: str) -> tuple[Path, Path, float]:
+    """The world drawn with ``seed`` and its stages 1-2 (skipped where finished): its data root, its
+    run folder and the seconds stages 1-2 took (a re-run reports the last real run's time)."""
     data, run = work / f"world{seed}", work / f"run{seed}"
     ensure_world(data, load_preset(preset), seed)
-    timing = run / "stages_seconds.json"  # stages 1-2 skip finished work: a re-run reports the last real run's time
+    timing = run / "stages_seconds.json"
     started, started_at = time.perf_counter(), time.time()
     tracklets_main(["predict", "--config", str(CONF_DIR / "tracklets.yaml"), "--data.root", str(data),
                     "--model.output_dir", str(run / "tracklets"), "--trainer.accelerator", "cpu"])
@@ -77,7 +77,13 @@ def run_world(seed: int, work: Path, preset: str, steps: int | None, training_se
                     "--trainer.accelerator", "cpu"])
     if not timing.exists() or stages_ran(run, started_at):
         atomic_write_json(timing, {"seconds": round(time.perf_counter() - started, 1), "machine": machine()})
-    stages_seconds = json.loads(timing.read_text())["seconds"]
+    return data, run, json.loads(timing.read_text())["seconds"]
+
+
+def run_world(seed: int, work: Path, preset: str, steps: int | None, training_seeds: list[int],
+              kept: dict[str, dict] | None = None) -> dict:
+    """Every row of one world; trained rows found in ``kept`` are taken from there, not measured."""
+    data, run, stages_seconds = prepare_world(seed, work, preset)
     started = time.perf_counter()
     zeroshot = score_zeroshot(data, run)["mean"]
     rows = {"training-free": {"CVRIDF1": zeroshot["CVRIDF1"], "CVRMA": zeroshot["CVRMA"], "steps": 0,
@@ -106,9 +112,10 @@ def stages_ran(run: Path, since: float) -> bool:
 
 
 def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_seed: int, steps: int | None,
-                       fusion: dict | None = None) -> dict:
+                       fusion: dict | None = None, train_args: list[str] = ()) -> dict:
     """One ViewSAM trained on ``labels`` with ``training_seed`` (reused when it finished training), then
-    evaluated on the test split (``fusion``: stage 4 settings other than the defaults)."""
+    evaluated on the test split (``fusion``: stage 4 settings other than the defaults; ``train_args``:
+    more ``crmot train`` flags, for an ablation)."""
     checkpoint = out / "train" / "checkpoints" / "last.ckpt"
     timing = out / "train" / "train_seconds.json"  # a reused checkpoint reports the time it took to train
     if not finished_training(out / "train"):
@@ -120,7 +127,7 @@ def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_
                     "--data.label_root", str(labels), "--trainer.default_root_dir", str(out / "train"),
                     "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
                     "--seed_everything", str(training_seed), "--data.seed", str(training_seed),
-                    *(["--trainer.max_steps", str(steps)] if steps else []), *resume])
+                    *(["--trainer.max_steps", str(steps)] if steps else []), *train_args, *resume])
         seconds = None if resume else round(time.perf_counter() - started, 1)
         atomic_write_json(timing, {"seconds": seconds, "machine": machine()})
     train_seconds = json.loads(timing.read_text())["seconds"] if timing.exists() else None

@@ -25,6 +25,7 @@ def machine() -> dict:
         info["torch"] = torch.__version__
         # CPU training is bit-exact on one kernel set only: AVX2 and AVX-512 kernels give different models
         info["cpu_kernels"] = torch.backends.cpu.get_cpu_capability()
+        info["threads"] = torch.get_num_threads()  # and on the thread count: two runs of one threads each differ too
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(0)
     except ImportError:
