@@ -7,9 +7,10 @@ rarely seen as a negative, and the referring head learns to answer such people t
 surplus false positives are of that kind (docs/viewsam.md). Changing one colour word of a sentence
 gives that negative for free: whoever the sentence refers to now wears a garment of another colour
 than the new sentence says. Nothing is known about the other people in view (one of them may wear
-exactly that), so only the sentence's own referents are labelled, as not referred. The label holds
-even where the pseudo label picked the wrong person: a person who does not fit the sentence fits the
-changed one no better.
+exactly that), so only the sentence's own referents are labelled, as not referred. Where a pseudo
+label picked the wrong person, the changed sentence is still false of them, unless the change names
+the very garment and colour in which they differ from the sentence (of a two-garment sentence's
+changes, about one in sixteen).
 """
 
 from __future__ import annotations
