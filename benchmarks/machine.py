@@ -25,7 +25,9 @@ def machine() -> dict:
         info["torch"] = torch.__version__
         # CPU training is bit-exact on one kernel set only: AVX2 and AVX-512 kernels give different models
         info["cpu_kernels"] = torch.backends.cpu.get_cpu_capability()
-        info["threads"] = torch.get_num_threads()  # and on the thread count: two runs of one threads each differ too
+        # the times, and now and then the last digits of a sum: 8 of 10 runs with one thread gave a
+        # two-thread run's figures to the bit (docs/viewsam.md, "Counterfactual sentences")
+        info["threads"] = torch.get_num_threads()
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(0)
     except ImportError:

@@ -134,7 +134,8 @@ def _viewsam_ablation(r: dict) -> str:
                        ("objectness_grid", "Objectness of a kept tracklet"),
                        ("decision_grid_clauses", "Answer decision under clause composition"),
                        ("row_gate", "Rows gated by their objectness"),
-                       ("rank_loss", "Ranking term in the referring loss")):
+                       ("rank_loss", "Ranking term in the referring loss"),
+                       ("counterfactuals", "Counterfactual sentences")):
         if key in r:
             grid = r[key]
             seeds = grid.get("columns", list(grid["training-free"]))

@@ -111,8 +111,8 @@ class ViewSAMModule(L.LightningModule):
 class ViewSAMData(L.LightningDataModule):
     def __init__(self, root: str = "data/synth", label_root: str = "runs/demo/pseudo", split: str = "train",
                  clip_frames: int = 2, frame_gap: int = 4, stride: int = 4, expressions_per_clip: int = 16,
-                 negatives: int = 2, counterfactuals: int = 0, batch_size: int = 1, num_workers: int = 0,
-                 augment: bool = True, seed: int = 0, image_size: int | None = None) -> None:
+                 negatives: int = 2, batch_size: int = 1, num_workers: int = 0, augment: bool = True, seed: int = 0,
+                 image_size: int | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.dataset: ClipDataset | None = None
@@ -121,7 +121,7 @@ class ViewSAMData(L.LightningDataModule):
         size = self.hparams.image_size or self.trainer.lightning_module.image_size
         h = self.hparams
         self.dataset = ClipDataset(h.root, h.label_root, h.split, h.clip_frames, h.frame_gap, h.stride, size, h.augment,
-                                   h.seed, h.expressions_per_clip, h.negatives, h.counterfactuals)
+                                   h.seed, h.expressions_per_clip, h.negatives)
         log.info("%d training clips from %s (labels %s)", len(self.dataset), h.root, h.label_root)
 
     def train_dataloader(self) -> ResumableLoader:

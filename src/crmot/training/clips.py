@@ -4,9 +4,7 @@ frame, and up to E of the scene's expressions, each with the prompts it refers t
 The prompts are the label boxes moved and resized a little (stage-1 boxes, which prompt ViewSAM at
 inference, are never exactly the labels) plus a few boxes on no object, which teach the objectness
 to turn down a wrong prompt. Every expression of the clip's scene is asked about every prompt, so
-one clip teaches each word against every person in view. ``counterfactuals`` adds that many
-expressions of the clip with one colour word changed, labelled as not referring to the expression's
-own referents and unlabelled for everyone else (:mod:`crmot.training.counterfactuals`).
+one clip teaches each word against every person in view.
 
 Images come from the data root, labels from ``label_root`` (stage-2 pseudo labels; the dataset's
 own ground truth for the upper-bound baseline), through the one CRTrack loader; the data root's
@@ -30,7 +28,6 @@ from crmot.data.crtrack import CRTrackFormatError, Scene, list_scenes, load_scen
 from crmot.data.frames import read_frame
 from crmot.data.white_balance import sample_view_gain
 from crmot.models.viewsam.inputs import normalise, to_pixels
-from crmot.training.counterfactuals import colour_words_in, counterfactuals
 
 #: A label box cut by an augmentation crop is kept if this share of it remains.
 MIN_KEPT_AREA = 0.3
@@ -51,10 +48,9 @@ class ClipRef:
 class ClipDataset(Dataset):
     def __init__(self, root: str | Path, label_root: str | Path, split: str = "train", frames: int = 2,
                  frame_gap: int = 4, stride: int = 4, image_size: int = 256, augment: bool = True, seed: int = 0,
-                 expressions: int = 16, negatives: int = 2, counterfactuals: int = 0) -> None:
+                 expressions: int = 16, negatives: int = 2) -> None:
         self.frames, self.frame_gap, self.image_size = frames, frame_gap, image_size
         self.augment, self.seed, self.expressions, self.negatives = augment, seed, expressions, negatives
-        self.counterfactuals = counterfactuals
         self.scenes: list[tuple[Scene, Scene]] = []
         self.refs: list[ClipRef] = []
         for name in list_scenes(label_root, split):
@@ -73,7 +69,6 @@ class ClipDataset(Dataset):
             raise CRTrackFormatError(Path(label_root), f"no training clip in split {split!r}")
         self._masks: dict[tuple[int, int], list[dict] | None] = {}
         self._gains: dict[tuple[int, int], np.ndarray] = {}
-        self._colours = colour_words_in(self.sentences())
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -89,9 +84,6 @@ class ClipDataset(Dataset):
         images, labels = self.scenes[ref.scene]
         order = rng.permutation(len(labels.expressions))[: self.expressions]
         expressions = [labels.expressions[e] for e in sorted(order.tolist())]
-        swapped = counterfactuals([e.sentence for e in expressions], [e.ids for e in expressions], self.counterfactuals,
-                                  self._colours, {e.sentence for e in labels.expressions}, rng) \
-            if self.counterfactuals else []
         frames = [min(ref.start + t * self.frame_gap, labels.num_frames) for t in range(self.frames)]
         pixels, views, targets = [], [], []
         for v, (image_view, label_view) in enumerate(zip(images.views, labels.views)):
@@ -105,10 +97,9 @@ class ClipDataset(Dataset):
                 pixels.append(normalise(picture.flip(-1) if flip else picture))
                 views.append(v)
                 rows = np.flatnonzero(label_view.gt.frames == frame)
-                targets.append(self._targets(label_view.gt, rows, masks, crop, flip, [e.ids for e in expressions],
-                                             [c.denied_ids for c in swapped], rng))
+                targets.append(self._targets(label_view.gt, rows, masks, crop, flip, [e.ids for e in expressions], rng))
         return {"images": torch.stack(pixels), "views": torch.tensor(views), "targets": targets,
-                "sentences": [e.sentence for e in expressions] + [c.sentence for c in swapped]}
+                "sentences": [e.sentence for e in expressions], "names": [e.name for e in expressions]}
 
     def _augmentation(self, rng: np.random.Generator, width: int, height: int):
         """Per view, the same for all frames of the clip: crop (scale 0.8-1), flip, colour gain."""
@@ -133,10 +124,9 @@ class ClipDataset(Dataset):
             self._masks[key] = rle.read_jsonl(path, len(label_view.gt)) if path.exists() else None
         return self._masks[key]
 
-    def _targets(self, gt, rows: np.ndarray, masks, crop, flip: bool, referred_ids: list, denied_ids: list,
-                 rng: np.random.Generator) -> dict:
-        """One image's labels: label boxes (G) as normalised xyxy, their ids, masks, ``referred`` (E, G)
-        and which of those are ``known`` (E, G; the expressions, then the counterfactuals); the prompts (P = G + negatives) with their ``objectness`` target, ``owner`` label and
+    def _targets(self, gt, rows: np.ndarray, masks, crop, flip: bool, referred_ids: list, rng: np.random.Generator) -> dict:
+        """One image's labels: label boxes (G) as normalised xyxy, their ids, masks and ``referred``
+        (E, G); the prompts (P = G + negatives) with their ``objectness`` target, ``owner`` label and
         whether their mask is trained (``trained_mask``)."""
         x0, y0, x1, y1 = crop
         w, h = x1 - x0, y1 - y0
@@ -165,9 +155,7 @@ class ClipDataset(Dataset):
         if mask_tensor is not None:
             trained_mask[rng.permutation(len(labels))[:TRAINED_MASKS]] = True
         return {"boxes": torch.from_numpy(labels).float(), "ids": torch.from_numpy(ids).long(),
-                "referred": torch.from_numpy(_referred(ids, [*referred_ids, *([()] * len(denied_ids))])),
-                "known": torch.from_numpy(np.concatenate([np.ones((len(referred_ids), len(ids)), bool),
-                                                          _referred(ids, denied_ids)])),
+                "referred": torch.from_numpy(_referred(ids, referred_ids)),
                 "masks": mask_tensor, "prompts": torch.from_numpy(prompts).float(),
                 "objectness": torch.cat([torch.ones(len(labels)), torch.zeros(len(negatives))]),
                 "owner": torch.cat([torch.arange(len(labels)), torch.full((len(negatives),), -1)]),

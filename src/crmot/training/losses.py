@@ -1,8 +1,7 @@
 """ViewSAM losses: every prompt knows the label it came from, so nothing is matched.
 
 - objectness: binary cross-entropy, label prompts 1, prompts on no object 0;
-- referring: binary cross-entropy of every expression of the clip against every label prompt whose
-  answer is known (all of them, but for a counterfactual sentence only its source's referents);
+- referring: binary cross-entropy of every expression of the clip against every label prompt;
 - rank: per image and expression that refers to someone in it, the softmax of the
   label prompts' referring log-odds, scored by the share that falls on the referred ones: stage 4
   answers the identities whose evidence is near the best one's, so what counts is that the
@@ -46,7 +45,7 @@ def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights) -> dict[str, torch.Tensor]:
     """``out`` holds per image b and prompt n: objectness (B, N), identity (B, N, 128), refer (B, E, N)
     log-probabilities and masks (B, N, m, m); ``targets[b]`` the image's prompts' ``objectness``,
-    ``owner`` (label index or -1) and ``trained_mask``, ``referred`` and ``known`` (E, G), ``ids`` (G,) and ``masks``
+    ``owner`` (label index or -1) and ``trained_mask``, ``referred`` (E, G), ``ids`` (G,) and ``masks``
     (G, m, m) or None.
     Returns each term and their weighted ``loss``."""
     device = out["objectness"].device
@@ -68,10 +67,9 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
             continue
         labels = owner[rows]
         referred = target["referred"].to(device)[:, labels].float()  # (E, R)
-        known = target["known"].to(device)[:, labels]
         log_p = out["refer"][b][:, rows].float()
-        terms["refer"] = terms["refer"] + refer_loss(log_p, referred, known)
-        pairs += int(known.sum())
+        terms["refer"] = terms["refer"] + refer_loss(log_p, referred)
+        pairs += referred.numel()
         if w.rank > 0:
             loss, count = rank_loss(log_p, referred)
             terms["rank"], ranked = terms["rank"] + loss, ranked + count

@@ -42,8 +42,7 @@ class Grounding(nn.Module):
         return (weight[:, :, None] * F.logsigmoid(match)).sum(-1).clamp(max=MAX_LOG_P)
 
 
-def refer_loss(log_p: torch.Tensor, referred: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
-    """Summed binary cross-entropy of log-probabilities against 0/1 targets, over the ``known`` ones."""
+def refer_loss(log_p: torch.Tensor, referred: torch.Tensor) -> torch.Tensor:
+    """Summed binary cross-entropy of log-probabilities against 0/1 targets."""
     log_not = torch.log(-torch.expm1(log_p))
-    loss = referred * log_p + (1 - referred) * log_not
-    return -(loss if known is None else torch.where(known, loss, 0.0)).sum()
+    return -(referred * log_p + (1 - referred) * log_not).sum()
