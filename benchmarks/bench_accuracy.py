@@ -89,12 +89,11 @@ def run_world(seed: int, work: Path, preset: str, steps: int | None, training_se
     rows = {"training-free": {"CVRIDF1": zeroshot["CVRIDF1"], "CVRMA": zeroshot["CVRMA"], "steps": 0,
                               "seconds": round(stages_seconds + time.perf_counter() - started, 1),
                               "model": "classical tracklets + colour ReID + attributes + MiniLM matcher"}}
-    oracle = run / "oracle"
-    write_oracle_labels(data, oracle, "train")  # cheap; rewritten so that a stopped run leaves no half root
-    for name, labels in zip(TRAINED_ROWS, (run / "pseudo", oracle), strict=True):
+    for name in TRAINED_ROWS:
         if kept and name in kept:
             rows[name] = kept[name]
             continue
+        labels = label_root(data, run, name)
         runs = [train_and_evaluate(data, run, labels, run / name / f"seed{t}", t, steps, ROW_FUSION.get(name, {}))
                 for t in training_seeds]
         rows[name] = {k: mean_of(runs, k) for k in ("CVRIDF1", "CVRMA", "steps", "seconds")}
@@ -102,6 +101,15 @@ def run_world(seed: int, work: Path, preset: str, steps: int | None, training_se
                           spread=round(max(r["CVRIDF1"] for r in runs) - min(r["CVRIDF1"] for r in runs), 2))
     return {"seed": seed, "preset": preset, "expressions": len(json.loads(
         (run / "zeroshot" / "metrics.json").read_text())["expressions"]), "rows": rows}
+
+
+def label_root(data: Path, run: Path, row: str) -> Path:
+    """Where a trained row's labels are: stage 2's pseudo labels (``weak``), or the oracle label root
+    (``gt``), rewritten each time (cheap) so that a stopped run leaves no half root."""
+    if row == "weak":
+        return run / "pseudo"
+    write_oracle_labels(data, run / "oracle", "train")
+    return run / "oracle"
 
 
 def stages_ran(run: Path, since: float) -> bool:

@@ -25,14 +25,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_accuracy import ROW_FUSION, prepare_world, train_and_evaluate  # noqa: E402
+from bench_accuracy import ROOT, ROW_FUSION, TRAINED_ROWS, label_root, prepare_world, train_and_evaluate  # noqa: E402
 from machine import machine  # noqa: E402
 
-from crmot.association.labels import write_oracle_labels  # noqa: E402
 from crmot.association.zeroshot import score_zeroshot  # noqa: E402
 from crmot.constants import REPORT_SEEDS, VALIDATION_SEEDS  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def validate(name: str, train_args: list[str], seeds: list[int], training_seeds: list[int], row: str,
@@ -42,10 +39,7 @@ def validate(name: str, train_args: list[str], seeds: list[int], training_seeds:
         teacher = score_zeroshot(data, run)["mean"]
         _append(out, {"name": "training-free", "row": "training-free", "world": seed,
                       "CVRIDF1": teacher["CVRIDF1"], "CVRMA": teacher["CVRMA"]})
-        labels = run / "pseudo"
-        if row == "gt":  # rewritten (file by file, atomically) so that a stopped run leaves no half root
-            labels = run / "oracle"
-            write_oracle_labels(data, labels, "train")
+        labels = label_root(data, run, row)
         for t in training_seeds:
             result = train_and_evaluate(data, run, labels, run / f"{row}_{name}" / f"seed{t}", t, steps,
                                         ROW_FUSION.get(row, {}), train_args)
@@ -86,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-args", default="", help="extra crmot train flags, one string")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(VALIDATION_SEEDS))
     parser.add_argument("--training-seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--row", choices=("weak", "gt"), default="weak")
+    parser.add_argument("--row", choices=TRAINED_ROWS, default="weak")
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: train_synthetic.yaml's)")
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "val")
