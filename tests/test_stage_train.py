@@ -21,7 +21,7 @@ from crmot.models.viewsam import NO_MASK_LOGIT, ViewSAM
 from crmot.models.viewsam.checkpoint import load_viewsam
 from crmot.stages.train import ViewSAMModule, config_callbacks
 from crmot.stages.train import main as train
-from crmot.training.clips import ClipDataset
+from crmot.training.clips import ClipDataset, ClipSampler, ResumableLoader
 from crmot.training.losses import LossWeights
 from crmot.training.throughput import ClipThroughput
 
@@ -87,6 +87,41 @@ def test_only_the_trained_masks_are_decoded_with_a_gradient_and_their_values_are
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.model.film.parameters())
     padding = _prompts(clip, module.device).padding
     assert torch.all(out["masks"][padding] == NO_MASK_LOGIT)
+
+
+def test_the_loss_reads_the_label_mask_of_each_trained_prompt_and_only_those_are_decoded(tiny_root):
+    dataset = ClipDataset(tiny_root, tiny_root, "train", frames=2, stride=100, image_size=256, augment=False,
+                          expressions=2)
+    clip = dataset[(0, 0)]
+    side = 256 // 4
+    for target in clip["targets"]:
+        trained = torch.nonzero(target["trained_mask"]).flatten()
+        assert target["masks"].shape == (len(trained), side, side)
+        for mask, prompt in zip(target["masks"], trained.tolist()):  # in prompt order
+            rows, cols = torch.nonzero(mask > 0.5, as_tuple=True)
+            x0, y0, x1, y1 = (target["boxes"][target["owner"][prompt]] * side).tolist()
+            assert x0 - 1 <= cols.float().mean() <= x1 + 1 and y0 - 1 <= rows.float().mean() <= y1 + 1
+
+
+def test_the_frozen_encoder_in_a_worker_gives_the_step_the_features_it_would_compute_itself(tiny_root):
+    torch.manual_seed(0)
+    module = ViewSAMModule("nano", "both", "word", allow_random_init=True)
+    dataset = ClipDataset(tiny_root, tiny_root, "train", frames=1, stride=100, image_size=256, expressions=2,
+                          image_encoder=module.model.image_features)
+    (clip,) = next(iter(ResumableLoader(dataset, ClipSampler(len(dataset)), num_workers=1)))
+    own = module.model.image_features(clip["images"])
+    pairs = [*zip(clip["features"].levels, own.levels), (clip["features"].pos, own.pos)]
+    assert len(pairs) == 4 and all(torch.allclose(a, b, atol=1e-5) for a, b in pairs)
+    with torch.no_grad():
+        ahead, inline = module(clip), module({k: v for k, v in clip.items() if k != "features"})
+    assert torch.allclose(ahead["refer"], inline["refer"], atol=1e-5)
+
+
+def test_encode_in_workers_without_a_worker_names_both_settings(tiny_root, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _fit(tiny_root, tmp_path, "--trainer.max_steps", "1", "--data.num_workers", "0")
+    err = capsys.readouterr().err
+    assert "data.encode_in_workers" in err and "data.num_workers >= 1" in err
 
 
 def _prompts(clip: dict, device):
@@ -160,10 +195,12 @@ def test_the_real_configuration_without_sam2_weights_names_the_setting(tiny_root
     assert "model.sam2_checkpoint" in err and "sam2.1_hiera_base_plus.pt" in err
 
 
-def test_bf16_mixed_trains_on_cpu(tiny_root, tmp_path):
+def test_bf16_mixed_trains_on_cpu_and_the_process_gets_its_threads_back(tiny_root, tmp_path):
+    threads = torch.get_num_threads()
     _fit(tiny_root, tmp_path, "--trainer.max_steps", "2", "--trainer.precision", "bf16-mixed")
     state = _trainable(tmp_path / "checkpoints" / "last.ckpt")
     assert all(torch.isfinite(v).all() for v in state.values())
+    assert torch.get_num_threads() == threads  # the config's encoder worker borrowed a core for the fit only
 
 
 def test_the_configs_callbacks_reach_the_trainer_and_its_logs_give_the_run_s_speed(tiny_root, tmp_path):

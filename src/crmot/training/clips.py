@@ -11,10 +11,15 @@ own ground truth for the upper-bound baseline), through the one CRTrack loader; 
 labels are never read. Every random choice of a sample is drawn from ``(seed, epoch, index)``, and
 the sampler's position is part of the checkpoint: a resumed run sees exactly the samples the
 uninterrupted run would have seen.
+
+Given an ``image_encoder`` (the model's frozen SAM2 image encoder), a sample carries its frames'
+features too. In a DataLoader worker on a CPU this runs the frozen half of the next step while the
+trainable half of this one runs in the main process.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +53,9 @@ class ClipRef:
 class ClipDataset(Dataset):
     def __init__(self, root: str | Path, label_root: str | Path, split: str = "train", frames: int = 2,
                  frame_gap: int = 4, stride: int = 4, image_size: int = 256, augment: bool = True, seed: int = 0,
-                 expressions: int = 16, negatives: int = 2) -> None:
+                 expressions: int = 16, negatives: int = 2, image_encoder: Callable | None = None) -> None:
         self.frames, self.frame_gap, self.image_size = frames, frame_gap, image_size
+        self.image_encoder = image_encoder
         self.augment, self.seed, self.expressions, self.negatives = augment, seed, expressions, negatives
         self.scenes: list[tuple[Scene, Scene]] = []
         self.refs: list[ClipRef] = []
@@ -98,8 +104,11 @@ class ClipDataset(Dataset):
                 views.append(v)
                 rows = np.flatnonzero(label_view.gt.frames == frame)
                 targets.append(self._targets(label_view.gt, rows, masks, crop, flip, [e.ids for e in expressions], rng))
-        return {"images": torch.stack(pixels), "views": torch.tensor(views), "targets": targets,
-                "sentences": [e.sentence for e in expressions], "names": [e.name for e in expressions]}
+        sample = {"images": torch.stack(pixels), "views": torch.tensor(views), "targets": targets,
+                  "sentences": [e.sentence for e in expressions], "names": [e.name for e in expressions]}
+        if self.image_encoder is not None:
+            sample["features"] = self.image_encoder(sample["images"])
+        return sample
 
     def _augmentation(self, rng: np.random.Generator, width: int, height: int):
         """Per view, the same for all frames of the clip: crop (scale 0.8-1), flip, colour gain."""
@@ -125,9 +134,10 @@ class ClipDataset(Dataset):
         return self._masks[key]
 
     def _targets(self, gt, rows: np.ndarray, masks, crop, flip: bool, referred_ids: list, rng: np.random.Generator) -> dict:
-        """One image's labels: label boxes (G) as normalised xyxy, their ids, masks and ``referred``
-        (E, G); the prompts (P = G + negatives) with their ``objectness`` target, ``owner`` label and
-        whether their mask is trained (``trained_mask``)."""
+        """One image's labels: label boxes (G) as normalised xyxy, their ids and ``referred`` (E, G);
+        the prompts (P = G + negatives) with their ``objectness`` target, ``owner`` label and whether
+        their mask is trained (``trained_mask``); ``masks``, the label masks of the trained prompts
+        (K, m, m) in prompt order (only those are decoded: the loss reads no other), or None."""
         x0, y0, x1, y1 = crop
         w, h = x1 - x0, y1 - y0
         boxes = gt.xyxy[rows] - np.array([x0, y0, x0, y0])
@@ -139,27 +149,29 @@ class ClipDataset(Dataset):
         if flip:
             clipped[:, [0, 2]] = w - clipped[:, [2, 0]]
         labels = clipped / np.array([w, h, w, h])
-        mask_tensor = None
-        if masks is not None:
-            side = self.image_size // 4
-            mask_tensor = torch.zeros(len(rows), side, side)
-            for n, row in enumerate(rows.tolist()):
-                m = Image.fromarray(rle.decode(masks[row]).astype(np.uint8) * 255).crop(crop).resize((side, side), Image.BILINEAR)
-                mask_tensor[n] = torch.from_numpy(np.asarray(m, np.float32) / 255.0)
-            if flip:
-                mask_tensor = mask_tensor.flip(-1)
         ids = gt.ids[rows]
         negatives = negative_boxes(labels, self.negatives, rng)
         prompts = np.concatenate([jittered_boxes(labels, rng), negatives])
         trained_mask = torch.zeros(len(prompts), dtype=torch.bool)
-        if mask_tensor is not None:
+        mask_tensor = None
+        if masks is not None:
             trained_mask[rng.permutation(len(labels))[:TRAINED_MASKS]] = True
+            mask_tensor = self._label_masks(masks, rows[trained_mask[: len(rows)].numpy()], crop, flip)
         return {"boxes": torch.from_numpy(labels).float(), "ids": torch.from_numpy(ids).long(),
                 "referred": torch.from_numpy(_referred(ids, referred_ids)),
                 "masks": mask_tensor, "prompts": torch.from_numpy(prompts).float(),
                 "objectness": torch.cat([torch.ones(len(labels)), torch.zeros(len(negatives))]),
                 "owner": torch.cat([torch.arange(len(labels)), torch.full((len(negatives),), -1)]),
                 "trained_mask": trained_mask}
+
+    def _label_masks(self, masks: list[dict], rows: np.ndarray, crop, flip: bool) -> torch.Tensor:
+        """(K, m, m) float masks of label ``rows``, cropped, flipped and resized as the image (m = S / 4)."""
+        side = self.image_size // 4
+        out = torch.zeros(len(rows), side, side)
+        for n, row in enumerate(rows.tolist()):
+            m = Image.fromarray(rle.decode(masks[row]).astype(np.uint8) * 255).crop(crop).resize((side, side), Image.BILINEAR)
+            out[n] = torch.from_numpy(np.asarray(m, np.float32) / 255.0)
+        return out.flip(-1) if flip else out
 
 
 def jittered_boxes(xyxy: np.ndarray, rng: np.random.Generator, scale: float = PROMPT_JITTER) -> np.ndarray:
@@ -232,8 +244,9 @@ class ResumableLoader(DataLoader):
     """A DataLoader whose position Lightning saves in checkpoints (``state_dict`` / ``load_state_dict``)."""
 
     def __init__(self, dataset: ClipDataset, sampler: ClipSampler, batch_size: int = 1, num_workers: int = 0) -> None:
+        # persistent workers keep their dataset's caches (masks, white balance) from epoch to epoch
         super().__init__(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                         collate_fn=list, persistent_workers=False)
+                         collate_fn=list, persistent_workers=num_workers > 0)
         self.consumed = 0
 
     def __iter__(self):
@@ -254,6 +267,10 @@ def _referred(ids: np.ndarray, referred_ids: list) -> np.ndarray:
     """(expressions, labels) bool: which label boxes each expression refers to; a frame of a view
     may hold no label box at all (nobody there, or the pseudo labels missed everyone)."""
     referred = np.zeros((len(referred_ids), len(ids)), bool)
-    for e, wanted in enumerate(referred_ids):
-        referred[e] = np.isin(ids, wanted)
+    if not len(ids) or not referred_ids:
+        return referred
+    expression = np.repeat(np.arange(len(referred_ids)), [len(wanted) for wanted in referred_ids])
+    wanted = np.concatenate([np.asarray(w, dtype=ids.dtype) for w in referred_ids])
+    hit = wanted[:, None] == ids[None, :]  # (referents, labels)
+    np.logical_or.at(referred, expression, hit)
     return referred

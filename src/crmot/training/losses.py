@@ -46,7 +46,7 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
     """``out`` holds per image b and prompt n: objectness (B, N), identity (B, N, 128), refer (B, E, N)
     log-probabilities and masks (B, N, m, m); ``targets[b]`` the image's prompts' ``objectness``,
     ``owner`` (label index or -1) and ``trained_mask``, ``referred`` (E, G), ``ids`` (G,) and ``masks``
-    (G, m, m) or None.
+    (K, m, m), the label masks of the K trained prompts in order, or None.
     Returns each term and their weighted ``loss``."""
     device = out["objectness"].device
     zero = torch.zeros((), device=device)
@@ -76,7 +76,7 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
         trained = torch.nonzero(target["trained_mask"].to(device)).flatten()
         if len(trained):
             logits = out["masks"][b, trained].float()
-            gt_masks = target["masks"].to(device)[owner[trained]].float()
+            gt_masks = target["masks"].to(device).float()  # the trained prompts' label masks, in order
             terms["mask_focal"] = terms["mask_focal"] + sigmoid_focal_loss(logits, gt_masks, reduction="mean") * len(trained)
             terms["dice"] = terms["dice"] + dice_loss(logits, gt_masks)
             masked += len(trained)

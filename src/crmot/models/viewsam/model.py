@@ -50,6 +50,19 @@ SIZES = {
 
 
 @dataclass
+class ImageFeatures:
+    """What SAM2's frozen image encoder makes of B frames: the FPN levels [hr0, hr1, top] and the top
+    level's position encoding. They depend on the pixels alone, so they can be computed ahead of the
+    step that uses them (see ``crmot.training.clips.ImageEncoder``)."""
+
+    levels: list[torch.Tensor]
+    pos: torch.Tensor
+
+    def to(self, device: torch.device) -> ImageFeatures:
+        return ImageFeatures([x.to(device) for x in self.levels], self.pos.to(device))
+
+
+@dataclass
 class Encoded:
     """Expression-free features of B frames (each of one view): the input images, SAM2 levels
     (view-FiLMed), the top level's position encoding, the view condition and view tokens (None where
@@ -120,11 +133,17 @@ class ViewSAM(nn.Module):
         return self
 
     # ------------------------------------------------------------------ expression-free
-    def encode(self, images: torch.Tensor, views: torch.Tensor) -> Encoded:
-        """(B, 3, S, S) normalised frames and their (B,) 0-based camera indices."""
+    def image_features(self, images: torch.Tensor) -> ImageFeatures:
+        """SAM2's frozen image encoder on (B, 3, S, S) normalised frames."""
         with torch.no_grad():
             out = self.sam.forward_image(images)
-        levels, pos = list(out["backbone_fpn"]), out["vision_pos_enc"][-1]
+        return ImageFeatures(list(out["backbone_fpn"]), out["vision_pos_enc"][-1])
+
+    def encode(self, images: torch.Tensor, views: torch.Tensor, features: ImageFeatures | None = None) -> Encoded:
+        """(B, 3, S, S) normalised frames and their (B,) 0-based camera indices; ``features``, the
+        frames' :meth:`image_features` where they were computed already."""
+        features = self.image_features(images) if features is None else features
+        levels, pos = list(features.levels), features.pos
         condition = view_tokens = None
         if not self.no_view:
             condition, view_tokens = self.condition(levels[-1], image_statistics(images), views)
@@ -138,17 +157,19 @@ class ViewSAM(nn.Module):
                  ) -> dict[str, torch.Tensor]:
         """Per prompt: mask logits (B, N, 4s, 4s) from SAM2's decoder, then, reading the box and that
         mask, objectness (B, N), identity (B, N, 128) and parts (B, N, cells, D). The masks the heads
-        read carry no gradient; in training, those ``trained_masks`` (B, N) selects are decoded again
-        with one, for the mask loss (SAM2's decoder runs once per prompt: a few suffice to train FiLM)."""
+        read carry no gradient; in training, those ``trained_masks`` (B, N) selects are decoded with
+        one, for the mask loss (SAM2's decoder runs once per prompt: a few suffice to train FiLM), and
+        the rest without."""
+        asked = ~prompts.padding
+        trained = torch.zeros_like(asked) if trained_masks is None else trained_masks & asked
         with torch.no_grad():
-            masks = self.segment(encoded, prompts.boxes, ~prompts.padding)
+            masks = self.segment(encoded, prompts.boxes, asked & ~trained)
+        if trained.any():
+            masks = torch.where(trained[..., None, None], self.segment(encoded, prompts.boxes, trained), masks)
         top = encoded.levels[-1]
         visual = (top + encoded.pos).flatten(2).transpose(1, 2)
-        out = self.decoder(visual, encoded.view_tokens, encoded.levels[0], encoded.images, masks.sigmoid(),
+        out = self.decoder(visual, encoded.view_tokens, encoded.levels[0], encoded.images, masks.detach().sigmoid(),
                            prompts, encoded.condition)
-        if trained_masks is not None:
-            select = trained_masks & ~prompts.padding
-            masks = torch.where(select[..., None, None], self.segment(encoded, prompts.boxes, select), masks)
         return out | {"masks": masks}
 
     def segment(self, encoded: Encoded, boxes: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
@@ -204,9 +225,10 @@ class ViewSAM(nn.Module):
         return self.grounding(parts, words, text.mask)
 
     def forward(self, images: torch.Tensor, views: torch.Tensor, prompts: Prompts, sentences: list[str],
-                trained_masks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                trained_masks: torch.Tensor | None = None, features: ImageFeatures | None = None
+                ) -> dict[str, torch.Tensor]:
         """Everything for B frames, their box prompts and E expressions; ``refer`` is (B, E, N)."""
-        encoded = self.encode(images, views)
+        encoded = self.encode(images, views, features)
         out = self.describe(encoded, prompts, trained_masks)
         out["refer"] = self.refer(encoded, out["parts"], self.encode_text(sentences))
         return out
