@@ -3,4 +3,5 @@
 from crmot.models.viewsam.heads import IDENTITY_DIM, Prompts
 from crmot.models.viewsam.model import NO_MASK_LOGIT, SIZES, Encoded, ImageFeatures, Text, ViewSAM, normalised_prompts
 
-__all__ = ["IDENTITY_DIM", "NO_MASK_LOGIT", "SIZES", "Encoded", "ImageFeatures", "Prompts", "Text", "ViewSAM", "normalised_prompts"]
+__all__ = ["IDENTITY_DIM", "NO_MASK_LOGIT", "SIZES", "Encoded", "ImageFeatures", "Prompts", "Text", "ViewSAM",
+           "normalised_prompts"]
