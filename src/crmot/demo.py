@@ -7,11 +7,17 @@ answers the test expressions and ``crmot evaluate`` scores it; then ViewSAM ``na
 the test expressions, prompted by the test split's stage-1 tracklets (stage 4), scored the same way.
 The last table puts the two side by side, each named by what produced it, and the run's HTML report
 (``crmot report``) shows what was tracked and referred.
+
+Stage 2 works one scene at a time, mostly in single-threaded Python and numpy, so on a machine with
+cores to spare the demo shards its scenes over forked processes (Lightning's ``ddp_fork``); the
+files it writes are the same. Stage 1 stays in one process: its per-pixel torch work already uses
+the cores, and a process of one thread rounds a few sums differently from one of several.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -29,6 +35,8 @@ from crmot.stages.tracklets import main as tracklets_main
 from crmot.stages.train import main as train_main
 
 DEMO_PRESET = "demo"
+#: Most processes stage 2 shards the demo's scenes over (each holds a scene's frames and tracklets).
+MAX_SCENE_PROCESSES = 4
 
 
 def run_demo(data: Path, run: Path, seed: int = DEMO_SEED, console: Console | None = None,
@@ -47,7 +55,7 @@ def run_demo(data: Path, run: Path, seed: int = DEMO_SEED, console: Console | No
     console.rule("stage 2: cross-view pseudo labels (colour ReID, classical re-prompting, attribute describer)")
     associate_main(["predict", "--config", str(CONF_DIR / "associate.yaml"), "--data.root", str(data),
                     "--model.tracklets_dir", str(Path(run) / "tracklets"), "--model.output_dir", str(Path(run) / "pseudo"),
-                    "--trainer.accelerator", "cpu"])
+                    "--trainer.accelerator", "cpu", *scene_processes()])
     console.rule("training-free CRMOT on the test split (stage-2 identities + expression matcher)")
     score_zeroshot(data, Path(run), console)
     run = Path(run)
@@ -67,6 +75,13 @@ def run_demo(data: Path, run: Path, seed: int = DEMO_SEED, console: Console | No
     with frame_progress(console, "report videos") as advance:
         index = build_report(run, data, "test", progress=advance)
     console.print(f"[green]report[/] written to {index} (open it in a browser)")
+
+
+def scene_processes() -> list[str]:
+    """Trainer flags that shard a scene-by-scene stage over the free cores (none on one core)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    processes = min(cores, MAX_SCENE_PROCESSES)
+    return ["--trainer.devices", str(processes), "--trainer.strategy", "ddp_fork"] if processes > 1 else []
 
 
 def print_comparison(run: Path, console: Console) -> None:
