@@ -115,6 +115,23 @@ def _eval(r: dict) -> str:
             + ", ".join(f"{k} {v:,.0f}" for k, v in r.get("boxes_per_s", {}).items()) + ".")
 
 
+def _demo(r: dict) -> str:
+    figures = r["figures"] or {}
+    return ("## `make demo` from a fresh clone\n\n"
+            f"{r['demo_s']:.0f} s ({r['demo_s'] / 60:.1f} minutes; `make install` before it {r['install_s']:.0f} s), "
+            f"exit {r['returncode']}, commit {r['machine'].get('commit')}. "
+            + "; ".join(f"{name}: {_pair(f)} ({f['by']})" for name, f in figures.items()) + ".")
+
+
+def _train_cpu(r: dict) -> str:
+    rows = ["## Stage 3 on CPU: where SAM2's frozen encoder runs\n", "| setting | s a step | steps | wall s |",
+            "|---|---|---|---|"]
+    rows += [f"| {name} | {run['step_s']:.3f} | {run['steps']} | {run['wall_s']:.0f} |" for name, run in r["runs"].items()]
+    rows.append(f"\nSpeed-up x{r['speedup']:.2f}; the two loss curves differ by at most {r['largest_loss_difference']:.1e}. "
+                f"{r['world']}.")
+    return "\n".join(rows)
+
+
 def _pair(figures: dict) -> str:
     return f"{figures['CVRIDF1']:.2f} / {figures['CVRMA']:.2f}"
 
@@ -135,7 +152,8 @@ def _viewsam_ablation(r: dict) -> str:
                        ("decision_grid_clauses", "Answer decision under clause composition"),
                        ("row_gate", "Rows gated by their objectness"),
                        ("rank_loss", "Ranking term in the referring loss"),
-                       ("counterfactuals", "Counterfactual sentences")):
+                       ("counterfactuals", "Counterfactual sentences"),
+                       ("answer_gap", "Answer set cut at its largest drop")):
         if key in r:
             grid = r[key]
             seeds = grid.get("columns", list(grid["training-free"]))
@@ -193,7 +211,7 @@ def _accuracy_by_kind(r: dict) -> str:
 
 SECTIONS = {"accuracy": _accuracy, "accuracy_by_kind": _accuracy_by_kind, "viewsam_ablation": _viewsam_ablation,
             "pseudolabels": _pseudolabels, "tracklets": _tracklets, "train_make": _train_make, "train": _train,
-            "infer": _infer, "eval": _eval}
+            "train_cpu": _train_cpu, "infer": _infer, "eval": _eval, "demo": _demo}
 
 if __name__ == "__main__":
     main()
