@@ -53,7 +53,7 @@ SIZES = {
 class ImageFeatures:
     """What SAM2's frozen image encoder makes of B frames: the FPN levels [hr0, hr1, top] and the top
     level's position encoding. They depend on the pixels alone, so they can be computed ahead of the
-    step that uses them (see ``crmot.training.clips.ImageEncoder``)."""
+    step that uses them (``data.encode_in_workers``: in a DataLoader worker, ``crmot.training.clips``)."""
 
     levels: list[torch.Tensor]
     pos: torch.Tensor
