@@ -9,8 +9,11 @@ This is where a change earns its place before the record (``bench_accuracy.py``)
 it: the report seeds are refused here. A finished run is reused (its line written again), and lines
 accumulate, so two processes, one per training seed, can share the worlds once stages 1-2 are done
 (give each ``OMP_NUM_THREADS=1`` on a small machine; two processes with two threads each crawl). On 2
-cores two one-thread runs side by side do about 1.4 times the work of one two-thread run; their
-figures were a two-thread run's to the bit for 8 runs of 10, within a point or two for the others.
+cores two one-thread runs side by side do about 1.3 times the work of one run alone with the config's
+encoder worker, if they keep the encoder in the step: add ``--data.num_workers 0
+--data.encode_in_workers false`` to ``--train-args`` (0.29 s a step each, against 0.32 s each with
+their workers and 0.19 s for one run alone; ``docs/viewsam.md``, Costs). Their figures were a
+two-thread run's to the bit for 8 runs of 10, within a point or two for the others.
 """
 
 from __future__ import annotations
