@@ -218,6 +218,12 @@ def test_the_configs_callbacks_reach_the_trainer_and_its_logs_give_the_run_s_spe
     assert all(float(a["train/time"]) < float(b["train/time"]) for a, b in zip(timed, timed[1:]))
 
 
+def test_without_lightnings_bar_the_demos_flag_still_reports_the_training_steps(tiny_root, tmp_path, capsys):
+    _fit(tiny_root, tmp_path, "--trainer.max_steps", "3",
+         "--trainer.callbacks+=crmot.training.step_progress.StepProgress")  # as make demo passes it
+    assert "ViewSAM training: steps 3/3" in capsys.readouterr().err  # a log gets the line at the end
+
+
 def test_a_runs_flags_switch_off_the_configs_callbacks_that_lightning_would_refuse():
     bar, lr, throughput = RichProgressBar(), LearningRateMonitor(), ClipThroughput()
     everything = {"callbacks": [bar, lr, throughput]}

@@ -64,7 +64,8 @@ def run_demo(data: Path, run: Path, seed: int = DEMO_SEED, console: Console | No
     steps = ["--trainer.max_steps", str(train_steps)] if train_steps else []
     train_main(["fit", "--config", str(CONF_DIR / "train_synthetic.yaml"), "--data.root", str(data), "--data.label_root",
                 str(run / "pseudo"), "--trainer.default_root_dir", str(run / "train"), "--trainer.accelerator", "cpu",
-                "--trainer.enable_progress_bar", "false", *steps,
+                "--trainer.enable_progress_bar", "false", "--trainer.callbacks+=crmot.training.step_progress.StepProgress",
+                *steps,
                 *(["--ckpt_path", str(checkpoint)] if checkpoint.exists() else [])])
     console.rule("stage 4: ViewSAM answers the test expressions, prompted by stage-1 tracklets")
     evaluate_main(["predict", "--config", str(CONF_DIR / "evaluate.yaml"), "--data.root", str(data),
