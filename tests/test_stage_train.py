@@ -117,6 +117,15 @@ def test_the_frozen_encoder_in_a_worker_gives_the_step_the_features_it_would_com
     assert torch.allclose(ahead["refer"], inline["refer"], atol=1e-5)
 
 
+def test_a_label_root_that_fails_to_load_leaves_the_processs_threads_as_they_were(tiny_root, tmp_path, capsys):
+    threads = torch.get_num_threads()
+    empty = tmp_path / "labels"
+    (empty / "images" / "train").mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        _fit(tiny_root, tmp_path / "run", "--trainer.max_steps", "1", labels=empty)
+    assert "no training clip" in capsys.readouterr().err and torch.get_num_threads() == threads
+
+
 def test_encode_in_workers_without_a_worker_names_both_settings(tiny_root, tmp_path, capsys):
     with pytest.raises(SystemExit):
         _fit(tiny_root, tmp_path, "--trainer.max_steps", "1", "--data.num_workers", "0")

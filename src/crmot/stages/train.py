@@ -140,11 +140,12 @@ class ViewSAMData(L.LightningDataModule):
                      type(self.trainer.accelerator).__name__)
         elif h.encode_in_workers:
             encoder = module.model.image_features
-            self._threads = torch.get_num_threads()
-            torch.set_num_threads(max(1, self._threads - h.num_workers))  # each worker takes one core
         self.dataset = ClipDataset(h.root, h.label_root, h.split, h.clip_frames, h.frame_gap, h.stride, size, h.augment,
                                    h.seed, h.expressions_per_clip, h.negatives, encoder)
         log.info("%d training clips from %s (labels %s)", len(self.dataset), h.root, h.label_root)
+        if encoder is not None:  # once the labels have loaded: a bad root leaves the process as it was
+            self._threads = torch.get_num_threads()
+            torch.set_num_threads(max(1, self._threads - h.num_workers))  # each worker takes one core
 
     def teardown(self, stage: str) -> None:
         if self._threads is not None:
