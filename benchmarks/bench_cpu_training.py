@@ -5,22 +5,22 @@
 Runs ``crmot train fit --config conf/train_synthetic.yaml`` on the demo world's training clips
 twice, the same seed and steps: once with the encoder in the step (``--data.num_workers 0
 --data.encode_in_workers false``), once as the config has it (in a DataLoader worker, the step on the
-other cores). Each run's own logs (``ClipThroughput``) give the step time after the first 20 steps,
-and its loss curve: the two should agree to float rounding, since only where the encoder runs
-differs. Labels are the world's own (speed does not depend on label quality). Results:
-benchmarks/results/train_cpu.json, or ``--out``.
+other cores). Each run's own logs (``ClipThroughput``, read as ``bench_make_train.py`` reads them)
+give the steady step time, past the first tenth of the run, and the loss curve: the two should agree
+to float rounding, since only where the encoder runs differs. Labels are the world's own (speed does
+not depend on label quality). Results: benchmarks/results/train_cpu.json, or ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_make_train import read_log, summarize  # noqa: E402
 from machine import machine  # noqa: E402
 from worlds import WORLDS  # noqa: E402
 
@@ -29,7 +29,6 @@ from crmot.io import atomic_write_json  # noqa: E402
 from crmot.stages.train import main as train_main  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_cpu.json"
-WARMUP = 20  # steps left out of the step time (the first clips fill the data caches)
 SETTINGS = {
     "encoder in the step": ["--data.num_workers", "0", "--data.encode_in_workers", "false"],
     "encoder in a worker (train_synthetic.yaml)": [],
@@ -43,13 +42,11 @@ def run(data: Path, out: Path, steps: int, extra: list[str]) -> dict:
                 "--trainer.enable_progress_bar", "false", "--trainer.max_steps", str(steps),
                 "--trainer.log_every_n_steps", "1", "--checkpoint_every", str(steps), *extra])
     wall = time.perf_counter() - started
-    with (out / "logs" / "metrics.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    timed = [(int(float(r["train/batches"])), float(r["train/time"])) for r in rows if r.get("train/time")]
-    losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
-    (b0, t0), (b1, t1) = next(x for x in timed if x[0] >= WARMUP), timed[-1]
-    return {"args": extra, "steps": steps, "wall_s": round(wall, 1), "step_s": (t1 - t0) / (b1 - b0),
-            "loss_first": losses[0], "loss_last": losses[-1], "losses": losses}
+    columns = read_log(out / "logs" / "metrics.csv")
+    summary = summarize(columns, steps)
+    return {"args": extra, "steps": steps, "wall_s": round(wall, 1), "step_s": 1 / summary["steps_per_s"],
+            "loss_first": summary["loss_first"], "loss_last": summary["loss_last"],
+            "losses": [v for _, v in columns["train/loss"]]}
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ benchmarks/results/demo.json, or ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
 
+from crmot.demo import comparison  # noqa: E402
 from crmot.io import atomic_write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,14 +35,6 @@ def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, int]:
     with log.open("a") as out:
         code = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
     return time.perf_counter() - started, code
-
-
-def figures(run: Path) -> dict:
-    zeroshot = json.loads((run / "zeroshot" / "metrics.json").read_text())
-    viewsam = json.loads((run / "eval" / "test" / "metrics.json").read_text())
-    return {"training-free": {"by": zeroshot["pipeline"], **{k: zeroshot["mean"][k] for k in ("CVRIDF1", "CVRMA")}},
-            "viewsam-weak": {"by": viewsam["predicted_by"]["model"],
-                             **{k: viewsam["mean"][k] for k in ("CVRIDF1", "CVRMA")}}}
 
 
 def main() -> None:
@@ -63,7 +55,7 @@ def main() -> None:
         result = {
             "benchmark": "make demo from a fresh clone after make install (the must-show: at most 10 minutes on 2 cores)",
             "machine": {**machine(), "commit": commit}, "install_s": round(install_s, 1), "demo_s": round(demo_s, 1),
-            "returncode": code, "figures": figures(clone / "runs" / "demo") if code == 0 else None,
+            "returncode": code, "figures": comparison(clone / "runs" / "demo") if code == 0 else None,
         }
         atomic_write_json(args.out, result)
         print(f"make demo: exit {code} in {demo_s:.0f} s ({demo_s / 60:.1f} min) at {commit} -> {args.out}")

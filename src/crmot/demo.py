@@ -85,15 +85,25 @@ def scene_processes() -> list[str]:
     return ["--trainer.devices", str(processes), "--trainer.strategy", "ddp_fork"] if processes > 1 else []
 
 
+#: What the demo compares, by the label it prints: the training-free pipeline, then weak ViewSAM.
+COMPARED = ("training-free (stages 1-2 + matcher)", "ViewSAM, weakly supervised")
+
+
+def comparison(run: Path) -> dict[str, dict]:
+    """The demo's two figures on the test split, read from the run's metrics files: per row of
+    ``COMPARED``, what produced it (``by``) and its mean CVRIDF1 and CVRMA."""
+    zeroshot = json.loads((run / "zeroshot" / "metrics.json").read_text())
+    viewsam = json.loads((run / "eval" / "test" / "metrics.json").read_text())
+    return {label: {"by": by, "CVRIDF1": report["mean"]["CVRIDF1"], "CVRMA": report["mean"]["CVRMA"]}
+            for label, by, report in zip(COMPARED, (zeroshot["pipeline"], viewsam["predicted_by"]["model"]),
+                                         (zeroshot, viewsam))}
+
+
 def print_comparison(run: Path, console: Console) -> None:
     """The training-free pipeline and the weakly trained ViewSAM on the same test expressions."""
     table = Table(title=f"test split of {run}: training-free pipeline vs ViewSAM trained on its pseudo labels")
     for column in ("predictions by", "CVRIDF1", "CVRMA"):
         table.add_column(column, justify="left" if column == "predictions by" else "right")
-    zeroshot = json.loads((run / "zeroshot" / "metrics.json").read_text())
-    viewsam = json.loads((run / "eval" / "test" / "metrics.json").read_text())
-    for label, by, report in (("training-free (stages 1-2 + matcher)", zeroshot["pipeline"], zeroshot),
-                              ("ViewSAM, weakly supervised", viewsam["predicted_by"]["model"], viewsam)):
-        table.add_row(f"{label}\n[dim]{by}[/]", f"{report['mean']['CVRIDF1']:.2f}", f"{report['mean']['CVRMA']:.2f}")
+    for label, row in comparison(run).items():
+        table.add_row(f"{label}\n[dim]{row['by']}[/]", f"{row['CVRIDF1']:.2f}", f"{row['CVRMA']:.2f}")
     console.print(table)
-

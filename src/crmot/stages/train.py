@@ -115,7 +115,7 @@ class ViewSAMData(L.LightningDataModule):
     """Training clips of a label root. ``encode_in_workers`` (``num_workers`` >= 1) runs SAM2's frozen
     image encoder in the DataLoader workers of a CPU run, each on one core, and leaves the step the
     other cores: the frozen half of the next clip overlaps the trainable half of this one (on 2 cores
-    a step of the synthetic recipe takes about a fifth less time). On a GPU it does nothing: the GPU
+    a step of the synthetic recipe takes a tenth to a fifth less time). On a GPU it does nothing: the GPU
     runs the encoder faster in the step."""
 
     def __init__(self, root: str = "data/synth", label_root: str = "runs/demo/pseudo", split: str = "train",
@@ -132,14 +132,15 @@ class ViewSAMData(L.LightningDataModule):
         size = self.hparams.image_size or module.image_size
         h = self.hparams
         encoder = None
-        if h.encode_in_workers and h.num_workers < 1:
-            raise ConfigError("data.encode_in_workers runs SAM2's image encoder in the DataLoader workers: it needs "
-                              f"data.num_workers >= 1, not {h.num_workers}")
-        if h.encode_in_workers and not isinstance(self.trainer.accelerator, CPUAccelerator):
-            log.info("data.encode_in_workers is for CPU runs: on %s the step runs SAM2's encoder itself",
-                     type(self.trainer.accelerator).__name__)
-        elif h.encode_in_workers:
-            encoder = module.model.image_features
+        if h.encode_in_workers:
+            if h.num_workers < 1:
+                raise ConfigError("data.encode_in_workers runs SAM2's image encoder in the DataLoader workers: it "
+                                  f"needs data.num_workers >= 1, not {h.num_workers}")
+            if isinstance(self.trainer.accelerator, CPUAccelerator):
+                encoder = module.model.image_features
+            else:
+                log.info("data.encode_in_workers is for CPU runs: on %s the step runs SAM2's encoder itself",
+                         type(self.trainer.accelerator).__name__)
         self.dataset = ClipDataset(h.root, h.label_root, h.split, h.clip_frames, h.frame_gap, h.stride, size, h.augment,
                                    h.seed, h.expressions_per_clip, h.negatives, encoder)
         log.info("%d training clips from %s (labels %s)", len(self.dataset), h.root, h.label_root)
