@@ -14,6 +14,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.callbacks import LearningRateMonitor, RichProgressBar
 
 from crmot.data import crtrack
@@ -310,3 +311,31 @@ def test_the_rank_term_prefers_the_referred_prompt_on_top_and_ignores_images_wit
     (top, count), (low, _) = rank_loss(on_top, referred), rank_loss(below, referred)
     assert count == 1 and 0 < top < low
     assert rank_loss(on_top[:, :1], referred[:, :1])[1] == 0  # one prompt: nothing to rank against
+
+
+def test_identity_pooling_scores_each_identity_once_at_its_mean_probability_over_views_and_frames():
+    from crmot.training.losses import LossWeights, clip_loss, pool_identities
+
+    # two images (two views) of identities 7 and 9; "X" refers to 7, which does not look like X in view 2
+    log_p = torch.log(torch.tensor([[0.9, 0.1, 0.2, 0.1]]))  # rows: 7 (view 1), 9 (view 1), 7 (view 2), 9 (view 2)
+    ids = torch.tensor([7, 9, 7, 9])
+    pooled, referred = pool_identities(log_p, torch.tensor([[1.0, 0.0, 1.0, 0.0]]), ids)
+    assert torch.allclose(pooled.exp(), torch.tensor([[0.55, 0.1]])) and referred.tolist() == [[1.0, 0.0]]
+
+    def clip_terms(pooling: str) -> dict[str, torch.Tensor]:
+        refer = log_p.view(1, 2, 2).transpose(0, 1).contiguous().requires_grad_()  # (B=2, E=1, N=2)
+        out = {"objectness": torch.zeros(2, 2), "identity": F.normalize(torch.ones(2, 2, 4), dim=-1), "refer": refer,
+               "masks": torch.zeros(2, 2, 4, 4)}
+        image = {"objectness": torch.ones(2), "owner": torch.arange(2), "trained_mask": torch.zeros(2, dtype=torch.bool),
+                 "referred": torch.tensor([[True, False]]), "ids": torch.tensor([7, 9]), "masks": None}
+        terms = clip_loss(out, [image, image], LossWeights(refer_pooling=pooling))
+        terms["refer"].backward()
+        terms["grad"] = refer.grad
+        return terms
+
+    row, identity = clip_terms("row"), clip_terms("identity")
+    assert identity["refer"] < row["refer"]  # the identity fits X as a whole
+    # the row that hides what X says is pushed up far less than when every row must fit on its own
+    assert abs(identity["grad"][1, 0, 0]) < 0.5 * abs(row["grad"][1, 0, 0])
+    with pytest.raises(ValueError, match="refer_pooling"):
+        clip_loss({"objectness": torch.zeros(0, 0)}, [], LossWeights(refer_pooling="view"))

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss
 
-from crmot.models.viewsam.grounding import refer_loss
+from crmot.models.viewsam.grounding import MAX_LOG_P, refer_loss
 
 
 @dataclass
@@ -34,6 +34,11 @@ class LossWeights:
     mask_focal: float = 5.0
     dice: float = 1.0
     temperature: float = 0.1
+    #: "row": the referring terms score every label prompt of every image; "identity": they score each
+    #: identity of the clip once, at its probability pooled over its rows in all views and frames (the
+    #: mean, as stage 4 pools), so a row that does not show what the sentence says (a hidden garment, a
+    #: pseudo track that slipped onto someone else) is not taught to fit it
+    refer_pooling: str = "row"
 
 
 def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -51,8 +56,10 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
     device = out["objectness"].device
     zero = torch.zeros((), device=device)
     terms = {k: zero for k in ("objectness", "refer", "identity", "mask_focal", "dice", "rank")}
+    if w.refer_pooling not in ("row", "identity"):
+        raise ValueError(f"loss.refer_pooling must be 'row' or 'identity', not {w.refer_pooling!r}")
     prompts = pairs = masked = ranked = 0
-    embeddings, identities = [], []
+    embeddings, identities, readings = [], [], []
     for b, target in enumerate(targets):
         count = len(target["objectness"])
         if not count:
@@ -68,11 +75,14 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
         labels = owner[rows]
         referred = target["referred"].to(device)[:, labels].float()  # (E, R)
         log_p = out["refer"][b][:, rows].float()
-        terms["refer"] = terms["refer"] + refer_loss(log_p, referred)
-        pairs += referred.numel()
-        if w.rank > 0:
-            loss, count = rank_loss(log_p, referred)
-            terms["rank"], ranked = terms["rank"] + loss, ranked + count
+        if w.refer_pooling == "identity":
+            readings.append((log_p, referred, target["ids"].to(device)[labels]))
+        else:
+            terms["refer"] = terms["refer"] + refer_loss(log_p, referred)
+            pairs += referred.numel()
+            if w.rank > 0:
+                loss, count = rank_loss(log_p, referred)
+                terms["rank"], ranked = terms["rank"] + loss, ranked + count
         trained = torch.nonzero(target["trained_mask"].to(device)).flatten()
         if len(trained):
             logits = out["masks"][b, trained].float()
@@ -82,6 +92,12 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
             masked += len(trained)
         embeddings.append(out["identity"][b, rows].float())
         identities.append(target["ids"].to(device)[labels])
+    if readings:
+        log_ps, referreds, ids = zip(*readings)
+        log_p, referred = pool_identities(torch.cat(log_ps, 1), torch.cat(referreds, 1), torch.cat(ids))
+        terms["refer"], pairs = refer_loss(log_p, referred), referred.numel()
+        if w.rank > 0:
+            terms["rank"], ranked = rank_loss(log_p, referred)
     divisor = {"objectness": max(prompts, 1), "refer": max(pairs, 1), "mask_focal": max(masked, 1), "dice": max(masked, 1),
                "rank": max(ranked, 1)}
     terms = {k: v / divisor.get(k, 1) for k, v in terms.items()}
@@ -89,6 +105,16 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
         terms["identity"] = identity_nce(torch.cat(embeddings), torch.cat(identities), w.temperature)
     terms["loss"] = sum(getattr(w, k) * v for k, v in terms.items())
     return terms
+
+
+def pool_identities(log_p: torch.Tensor, referred: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log_p`` and ``referred`` (E, R) over the label prompts of all a clip's images, ``ids`` (R,) their
+    identities -> (E, U) log of each identity's mean probability, and whether each expression refers to it."""
+    unique, member = torch.unique(ids, return_inverse=True)
+    one_hot = F.one_hot(member, len(unique)).T.bool()  # (U, R)
+    rows = log_p[:, None, :].masked_fill(~one_hot[None], float("-inf"))  # (E, U, R)
+    pooled = torch.logsumexp(rows, -1) - torch.log(one_hot.sum(1).float())
+    return pooled.clamp(max=MAX_LOG_P), (referred.float() @ one_hot.T.float() > 0).float()
 
 
 def rank_loss(log_p: torch.Tensor, referred: torch.Tensor) -> tuple[torch.Tensor, int]:
