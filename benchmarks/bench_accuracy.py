@@ -22,14 +22,23 @@ sampler's seed) and gives the mean of its runs, each run's figures and their spr
 training seeds): a change that concerns one row costs that row's runs only. The record a run
 replaces moves, with the readings written beside it (notes, diagnoses), under ``previous_record``.
 Beside the JSON, ``<out>_expressions.json`` holds every run's figures per test expression.
+
+With ``--jobs N`` the runs train N at a time, each process on its share of the cores, before the pass
+that reads them: on 2 cores two one-thread runs do about 1.4 times the work of one two-thread run
+(``docs/viewsam.md``, Costs). Each run then keeps SAM2's frozen encoder in its step (a worker would
+be a third process on two cores), which changes its figures by float rounding only; its wall time
+is measured beside another run and says so (``jobs`` in the JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +68,7 @@ TRAINED_ROWS = ("weak", "gt")
 ROW_FUSION = {"gt": {"refer_threshold": 0.7, "clauses": "identity"}}
 #: The keys of a record's own measurement; any other key (a note, a diagnosis written beside it, the
 #: record before it) moves with the record under the next record's ``previous_record``.
-MEASUREMENT_KEYS = ("machine", "benchmark", "preset", "seeds", "training_seeds", "rows_kept_from",
+MEASUREMENT_KEYS = ("machine", "benchmark", "preset", "seeds", "training_seeds", "jobs", "rows_kept_from",
                     "settings_chosen_on", "worlds", "mean")
 
 
@@ -216,6 +225,41 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+#: ``crmot train`` flags of a run that shares the machine with others: its encoder stays in the step.
+SHARED_MACHINE_ARGS = ("--data.num_workers", "0", "--data.encode_in_workers", "false")
+
+
+def pending_runs(args: argparse.Namespace, kept: dict[int, dict[str, dict]]) -> list[tuple]:
+    """The ``train_and_evaluate`` arguments of every run the record needs and has not finished training,
+    after stages 1-2 of every world (run here, one world at a time: they share no files with the runs)."""
+    runs = []
+    for seed in args.seeds:
+        data, run, _ = prepare_world(seed, args.work, args.preset)
+        for name in TRAINED_ROWS:
+            if name in kept.get(seed, {}):
+                continue
+            labels = label_root(data, run, name)
+            runs += [(data, run, labels, run / name / f"seed{t}", t, args.steps, ROW_FUSION.get(name, {}),
+                      SHARED_MACHINE_ARGS) for t in args.training_seeds
+                     if not finished_training(run / name / f"seed{t}" / "train")]
+    return runs
+
+
+def train_in_parallel(runs: list[tuple], jobs: int) -> None:
+    """``runs`` trained and answered ``jobs`` at a time, in fresh processes of an equal share of the cores."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: torch's thread pool set before use
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_use_threads, initargs=(threads,)) as pool:
+        for future in [pool.submit(train_and_evaluate, *run) for run in runs]:
+            future.result()
+
+
+def _use_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def kept_rows(args: argparse.Namespace) -> tuple[dict[int, dict[str, dict]], dict]:
     """The trained rows not asked for, per world, from the existing ``--out`` (which must have measured
     the same worlds with the same training seeds), and where they came from."""
@@ -262,18 +306,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "accuracy.json")
     parser.add_argument("--rows", nargs="+", choices=TRAINED_ROWS, default=list(TRAINED_ROWS),
                         help="trained rows to measure; the others are kept from --out")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at a time (each on cores / jobs threads)")
     parser.add_argument("--table", action="store_true", help="print the README's markdown table from --out and stop")
     args = parser.parse_args(argv)
     if args.table:
         print(markdown_table(json.loads(args.out.read_text())))
         return
     kept, kept_from = kept_rows(args)
+    if args.jobs > 1:
+        train_in_parallel(pending_runs(args, kept), args.jobs)
     previous = previous_record(args.out, machine()["commit"])
     worlds = []
     for seed in args.seeds:
         worlds.append(run_world(seed, args.work, args.preset, args.steps, args.training_seeds, kept.get(seed)))
         result = {"machine": machine(), "benchmark": "accuracy", "preset": args.preset, "seeds": args.seeds,
-                  "training_seeds": args.training_seeds, **kept_from,
+                  "training_seeds": args.training_seeds, "jobs": args.jobs, **kept_from,
                   "settings_chosen_on": {"seeds": list(VALIDATION_SEEDS), "preset": args.preset},
                   "worlds": worlds, "mean": summarise(worlds),
                   **({"previous_record": previous} if previous else {})}

@@ -60,3 +60,23 @@ def test_a_run_stopped_part_way_is_not_taken_for_a_trained_one(tmp_path):
     assert not finished_training(train)
     (train / "train_seconds.json").write_text(json.dumps({"seconds": 1.0}))
     assert finished_training(train)
+
+
+def test_runs_trained_in_parallel_are_those_not_kept_and_not_finished(tmp_path, monkeypatch):
+    import argparse
+
+    import bench_accuracy
+
+    monkeypatch.setattr(bench_accuracy, "prepare_world", lambda seed, work, preset: (work / f"world{seed}",
+                                                                                     work / f"run{seed}", 0.0))
+    monkeypatch.setattr(bench_accuracy, "label_root", lambda data, run, row: run / row)
+    done = tmp_path / "run100" / "weak" / "seed0" / "train"
+    (done / "checkpoints").mkdir(parents=True)
+    (done / "checkpoints" / "last.ckpt").write_bytes(b"")
+    (done / "train_seconds.json").write_text("{}")
+    args = argparse.Namespace(seeds=[100, 101], work=tmp_path, preset="demo", steps=None, training_seeds=[0, 1])
+    runs = bench_accuracy.pending_runs(args, kept={101: {"gt": {"CVRIDF1": 1.0}}})
+    assert [(run[3].relative_to(tmp_path).as_posix(), run[4]) for run in runs] == [
+        ("run100/weak/seed1", 1), ("run100/gt/seed0", 0), ("run100/gt/seed1", 1), ("run101/weak/seed0", 0),
+        ("run101/weak/seed1", 1)]
+    assert runs[1][6] == bench_accuracy.ROW_FUSION["gt"] and runs[0][7] == bench_accuracy.SHARED_MACHINE_ARGS

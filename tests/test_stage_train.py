@@ -319,8 +319,9 @@ def test_identity_pooling_scores_each_identity_once_at_its_mean_probability_over
     # two images (two views) of identities 7 and 9; "X" refers to 7, which does not look like X in view 2
     log_p = torch.log(torch.tensor([[0.9, 0.1, 0.2, 0.1]]))  # rows: 7 (view 1), 9 (view 1), 7 (view 2), 9 (view 2)
     ids = torch.tensor([7, 9, 7, 9])
-    pooled, referred = pool_identities(log_p, torch.tensor([[1.0, 0.0, 1.0, 0.0]]), ids)
+    pooled, referred, rows = pool_identities(log_p, torch.tensor([[1.0, 0.0, 1.0, 0.0]]), ids)
     assert torch.allclose(pooled.exp(), torch.tensor([[0.55, 0.1]])) and referred.tolist() == [[1.0, 0.0]]
+    assert rows.tolist() == [2.0, 2.0]
 
     def clip_terms(pooling: str) -> dict[str, torch.Tensor]:
         refer = log_p.view(1, 2, 2).transpose(0, 1).contiguous().requires_grad_()  # (B=2, E=1, N=2)
@@ -333,9 +334,11 @@ def test_identity_pooling_scores_each_identity_once_at_its_mean_probability_over
         terms["grad"] = refer.grad
         return terms
 
-    row, identity = clip_terms("row"), clip_terms("identity")
-    assert identity["refer"] < row["refer"]  # the identity fits X as a whole
-    # the row that hides what X says is pushed up far less than when every row must fit on its own
-    assert abs(identity["grad"][1, 0, 0]) < 0.5 * abs(row["grad"][1, 0, 0])
+    row, identity, referred = clip_terms("row"), clip_terms("identity"), clip_terms("referred")
+    assert identity["refer"] < row["refer"] and referred["refer"] < row["refer"]  # the identity fits X as a whole
+    for pooled in (identity, referred):  # the row that hides what X says is pushed up far less
+        assert abs(pooled["grad"][1, 0, 0]) < 0.5 * abs(row["grad"][1, 0, 0])
+    # "referred" keeps every row of someone else a negative of its own, as "row" does
+    assert torch.allclose(referred["grad"][:, 0, 1], row["grad"][:, 0, 1])
     with pytest.raises(ValueError, match="refer_pooling"):
         clip_loss({"objectness": torch.zeros(0, 0)}, [], LossWeights(refer_pooling="view"))

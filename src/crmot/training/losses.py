@@ -23,6 +23,9 @@ from torchvision.ops import sigmoid_focal_loss
 from crmot.models.viewsam.grounding import MAX_LOG_P, refer_loss
 
 
+REFER_POOLINGS = ("row", "identity", "referred")
+
+
 @dataclass
 class LossWeights:
     objectness: float = 1.0
@@ -37,7 +40,9 @@ class LossWeights:
     #: "row": the referring terms score every label prompt of every image; "identity": they score each
     #: identity of the clip once, at its probability pooled over its rows in all views and frames (the
     #: mean, as stage 4 pools), so a row that does not show what the sentence says (a hidden garment, a
-    #: pseudo track that slipped onto someone else) is not taught to fit it
+    #: pseudo track that slipped onto someone else) is not taught to fit it; "referred": only the
+    #: referred identities are pooled (weighted by their rows), every row of anyone else must still not
+    #: fit, and the ranking stays per image
     refer_pooling: str = "row"
 
 
@@ -56,8 +61,8 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
     device = out["objectness"].device
     zero = torch.zeros((), device=device)
     terms = {k: zero for k in ("objectness", "refer", "identity", "mask_focal", "dice", "rank")}
-    if w.refer_pooling not in ("row", "identity"):
-        raise ValueError(f"loss.refer_pooling must be 'row' or 'identity', not {w.refer_pooling!r}")
+    if w.refer_pooling not in REFER_POOLINGS:
+        raise ValueError(f"loss.refer_pooling must be one of {REFER_POOLINGS}, not {w.refer_pooling!r}")
     prompts = pairs = masked = ranked = 0
     embeddings, identities, readings = [], [], []
     for b, target in enumerate(targets):
@@ -75,14 +80,14 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
         labels = owner[rows]
         referred = target["referred"].to(device)[:, labels].float()  # (E, R)
         log_p = out["refer"][b][:, rows].float()
-        if w.refer_pooling == "identity":
-            readings.append((log_p, referred, target["ids"].to(device)[labels]))
-        else:
+        if w.refer_pooling == "row":
             terms["refer"] = terms["refer"] + refer_loss(log_p, referred)
             pairs += referred.numel()
-            if w.rank > 0:
-                loss, count = rank_loss(log_p, referred)
-                terms["rank"], ranked = terms["rank"] + loss, ranked + count
+        else:
+            readings.append((log_p, referred, target["ids"].to(device)[labels]))
+        if w.rank > 0 and w.refer_pooling != "identity":
+            loss, count = rank_loss(log_p, referred)
+            terms["rank"], ranked = terms["rank"] + loss, ranked + count
         trained = torch.nonzero(target["trained_mask"].to(device)).flatten()
         if len(trained):
             logits = out["masks"][b, trained].float()
@@ -94,10 +99,15 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
         identities.append(target["ids"].to(device)[labels])
     if readings:
         log_ps, referreds, ids = zip(*readings)
-        log_p, referred = pool_identities(torch.cat(log_ps, 1), torch.cat(referreds, 1), torch.cat(ids))
-        terms["refer"], pairs = refer_loss(log_p, referred), referred.numel()
-        if w.rank > 0:
-            terms["rank"], ranked = rank_loss(log_p, referred)
+        log_p, referred, ids = torch.cat(log_ps, 1), torch.cat(referreds, 1), torch.cat(ids)
+        pooled, referred_identity, rows_of = pool_identities(log_p, referred, ids)
+        if w.refer_pooling == "identity":
+            terms["refer"], pairs = refer_loss(pooled, referred_identity), referred_identity.numel()
+            if w.rank > 0:
+                terms["rank"], ranked = rank_loss(pooled, referred_identity)
+        else:  # "referred": negatives row by row, positives per identity, each weighted by its rows
+            negatives = -((1 - referred) * torch.log(-torch.expm1(log_p))).sum()
+            terms["refer"], pairs = negatives - (referred_identity * pooled * rows_of).sum(), referred.numel()
     divisor = {"objectness": max(prompts, 1), "refer": max(pairs, 1), "mask_focal": max(masked, 1), "dice": max(masked, 1),
                "rank": max(ranked, 1)}
     terms = {k: v / divisor.get(k, 1) for k, v in terms.items()}
@@ -107,14 +117,16 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
     return terms
 
 
-def pool_identities(log_p: torch.Tensor, referred: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def pool_identities(log_p: torch.Tensor, referred: torch.Tensor, ids: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``log_p`` and ``referred`` (E, R) over the label prompts of all a clip's images, ``ids`` (R,) their
-    identities -> (E, U) log of each identity's mean probability, and whether each expression refers to it."""
+    identities -> (E, U) log of each identity's mean probability, whether each expression refers to it,
+    and (U,) how many rows each identity has."""
     unique, member = torch.unique(ids, return_inverse=True)
     one_hot = F.one_hot(member, len(unique)).T.bool()  # (U, R)
     rows = log_p[:, None, :].masked_fill(~one_hot[None], float("-inf"))  # (E, U, R)
     pooled = torch.logsumexp(rows, -1) - torch.log(one_hot.sum(1).float())
-    return pooled.clamp(max=MAX_LOG_P), (referred.float() @ one_hot.T.float() > 0).float()
+    return pooled.clamp(max=MAX_LOG_P), (referred.float() @ one_hot.T.float() > 0).float(), one_hot.sum(1).float()
 
 
 def rank_loss(log_p: torch.Tensor, referred: torch.Tensor) -> tuple[torch.Tensor, int]:
