@@ -22,7 +22,6 @@ from torchvision.ops import sigmoid_focal_loss
 
 from crmot.models.viewsam.grounding import MAX_LOG_P, refer_loss
 
-
 REFER_POOLINGS = ("row", "identity", "referred")
 
 
