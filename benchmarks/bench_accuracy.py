@@ -24,10 +24,10 @@ replaces moves, with the readings written beside it (notes, diagnoses), under ``
 Beside the JSON, ``<out>_expressions.json`` holds every run's figures per test expression.
 
 With ``--jobs N`` the runs train N at a time, each process on its share of the cores, before the pass
-that reads them: on 2 cores two one-thread runs do about 1.4 times the work of one two-thread run
-(``docs/viewsam.md``, Costs). Each run then keeps SAM2's frozen encoder in its step (a worker would
-be a third process on two cores), which changes its figures by float rounding only; its wall time
-is measured beside another run and says so (``jobs`` in the JSON).
+that answers and reads them: on 2 cores two one-thread runs do about 1.4 times the work of one
+two-thread run (``docs/viewsam.md``, Costs). Each run then keeps SAM2's frozen encoder in its step
+(a worker would be a third process on two cores), which changes its figures by float rounding only;
+its training time is measured beside another run and says so (``jobs`` in the JSON).
 """
 
 from __future__ import annotations
@@ -133,20 +133,9 @@ def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_
     """One ViewSAM trained on ``labels`` with ``training_seed`` (reused when it finished training), then
     evaluated on the test split (``fusion``: stage 4 settings other than the defaults; ``train_args``:
     more ``crmot train`` flags, for an ablation)."""
+    train(data, labels, out, training_seed, steps, train_args)
     checkpoint = out / "train" / "checkpoints" / "last.ckpt"
-    timing = out / "train" / "train_seconds.json"  # a reused checkpoint reports the time it took to train
-    if not finished_training(out / "train"):
-        # a run stopped part-way goes on from its last checkpoint: resuming is exact (the clip sampler's
-        # state is in it; tests/test_stage_train.py), but the time of its earlier part is lost
-        resume = ["--ckpt_path", str(checkpoint)] if checkpoint.exists() else []
-        started = time.perf_counter()
-        train_main(["fit", "--config", str(CONF_DIR / "train_synthetic.yaml"), "--data.root", str(data),
-                    "--data.label_root", str(labels), "--trainer.default_root_dir", str(out / "train"),
-                    "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
-                    "--seed_everything", str(training_seed), "--data.seed", str(training_seed),
-                    *(["--trainer.max_steps", str(steps)] if steps else []), *train_args, *resume])
-        seconds = None if resume else round(time.perf_counter() - started, 1)
-        atomic_write_json(timing, {"seconds": seconds, "machine": machine()})
+    timing = out / "train" / "train_seconds.json"
     train_seconds = json.loads(timing.read_text())["seconds"] if timing.exists() else None
     started = time.perf_counter()
     evaluate_main(["predict", "--config", str(CONF_DIR / "evaluate.yaml"), "--data.root", str(data),
@@ -161,6 +150,25 @@ def train_and_evaluate(data: Path, run: Path, labels: Path, out: Path, training_
             "fusion": {k: report["predicted_by"]["fusion"][k] for k in ("refer_threshold", "relative_threshold", "clauses")},
             # None: a checkpoint reused without its training time or a resumed run, left out of the row's mean wall time
             "seconds": None if train_seconds is None else round(train_seconds + eval_seconds, 1)}
+
+
+def train(data: Path, labels: Path, out: Path, training_seed: int, steps: int | None, train_args: list[str] = ()) -> None:
+    """One ViewSAM trained on ``labels`` into ``out / "train"``, unless it finished training there."""
+    checkpoint = out / "train" / "checkpoints" / "last.ckpt"
+    timing = out / "train" / "train_seconds.json"  # a reused checkpoint reports the time it took to train
+    if finished_training(out / "train"):
+        return
+    # a run stopped part-way goes on from its last checkpoint: resuming is exact (the clip sampler's
+    # state is in it; tests/test_stage_train.py), but the time of its earlier part is lost
+    resume = ["--ckpt_path", str(checkpoint)] if checkpoint.exists() else []
+    started = time.perf_counter()
+    train_main(["fit", "--config", str(CONF_DIR / "train_synthetic.yaml"), "--data.root", str(data),
+                "--data.label_root", str(labels), "--trainer.default_root_dir", str(out / "train"),
+                "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
+                "--seed_everything", str(training_seed), "--data.seed", str(training_seed),
+                *(["--trainer.max_steps", str(steps)] if steps else []), *train_args, *resume])
+    seconds = None if resume else round(time.perf_counter() - started, 1)
+    atomic_write_json(timing, {"seconds": seconds, "machine": machine()})
 
 
 def finished_training(train_dir: Path) -> bool:
@@ -230,8 +238,8 @@ SHARED_MACHINE_ARGS = ("--data.num_workers", "0", "--data.encode_in_workers", "f
 
 
 def pending_runs(args: argparse.Namespace, kept: dict[int, dict[str, dict]]) -> list[tuple]:
-    """The ``train_and_evaluate`` arguments of every run the record needs and has not finished training,
-    after stages 1-2 of every world (run here, one world at a time: they share no files with the runs)."""
+    """The ``train`` arguments of every run the record needs and has not finished training, after
+    stages 1-2 of every world (run here, one world at a time: they share no files with the runs)."""
     runs = []
     for seed in args.seeds:
         data, run, _ = prepare_world(seed, args.work, args.preset)
@@ -239,18 +247,17 @@ def pending_runs(args: argparse.Namespace, kept: dict[int, dict[str, dict]]) -> 
             if name in kept.get(seed, {}):
                 continue
             labels = label_root(data, run, name)
-            runs += [(data, run, labels, run / name / f"seed{t}", t, args.steps, ROW_FUSION.get(name, {}),
-                      SHARED_MACHINE_ARGS) for t in args.training_seeds
-                     if not finished_training(run / name / f"seed{t}" / "train")]
+            runs += [(data, labels, run / name / f"seed{t}", t, args.steps, SHARED_MACHINE_ARGS)
+                     for t in args.training_seeds if not finished_training(run / name / f"seed{t}" / "train")]
     return runs
 
 
 def train_in_parallel(runs: list[tuple], jobs: int) -> None:
-    """``runs`` trained and answered ``jobs`` at a time, in fresh processes of an equal share of the cores."""
+    """``runs`` trained ``jobs`` at a time, in fresh processes of an equal share of the cores."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: torch's thread pool set before use
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_use_threads, initargs=(threads,)) as pool:
-        for future in [pool.submit(train_and_evaluate, *run) for run in runs]:
+        for future in [pool.submit(train, *run) for run in runs]:
             future.result()
 
 

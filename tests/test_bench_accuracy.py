@@ -76,7 +76,7 @@ def test_runs_trained_in_parallel_are_those_not_kept_and_not_finished(tmp_path, 
     (done / "train_seconds.json").write_text("{}")
     args = argparse.Namespace(seeds=[100, 101], work=tmp_path, preset="demo", steps=None, training_seeds=[0, 1])
     runs = bench_accuracy.pending_runs(args, kept={101: {"gt": {"CVRIDF1": 1.0}}})
-    assert [(run[3].relative_to(tmp_path).as_posix(), run[4]) for run in runs] == [
+    assert [(run[2].relative_to(tmp_path).as_posix(), run[3]) for run in runs] == [
         ("run100/weak/seed1", 1), ("run100/gt/seed0", 0), ("run100/gt/seed1", 1), ("run101/weak/seed0", 0),
         ("run101/weak/seed1", 1)]
-    assert runs[1][6] == bench_accuracy.ROW_FUSION["gt"] and runs[0][7] == bench_accuracy.SHARED_MACHINE_ARGS
+    assert runs[1][1] == tmp_path / "run100" / "gt" and runs[0][5] == bench_accuracy.SHARED_MACHINE_ARGS
