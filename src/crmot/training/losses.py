@@ -22,7 +22,7 @@ from torchvision.ops import sigmoid_focal_loss
 
 from crmot.models.viewsam.grounding import MAX_LOG_P, refer_loss
 
-REFER_POOLINGS = ("row", "identity", "referred")
+REFER_POOLINGS = ("row", "referred")
 
 
 @dataclass
@@ -36,12 +36,12 @@ class LossWeights:
     mask_focal: float = 5.0
     dice: float = 1.0
     temperature: float = 0.1
-    #: "row": the referring terms score every label prompt of every image; "identity": they score each
-    #: identity of the clip once, at its probability pooled over its rows in all views and frames (the
-    #: mean, as stage 4 pools), so a row that does not show what the sentence says (a hidden garment, a
-    #: pseudo track that slipped onto someone else) is not taught to fit it; "referred": only the
-    #: referred identities are pooled (weighted by their rows), every row of anyone else must still not
-    #: fit, and the ranking stays per image
+    #: "row": the pairwise referring term scores every label prompt of every image on its own;
+    #: "referred": a referred identity is scored once, at its mean probability over its rows in all the
+    #: clip's views and frames (as stage 4 pools), weighted by its rows, so a row that does not show what
+    #: the sentence says (a hidden garment, a pseudo track that slipped onto someone else) is not taught
+    #: to fit it, while every row of anyone else stays a negative of its own. Pooling the negatives too
+    #: failed on validation (docs/viewsam.md, "Referring taught per identity").
     refer_pooling: str = "row"
 
 
@@ -84,7 +84,7 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
             pairs += referred.numel()
         else:
             readings.append((log_p, referred, target["ids"].to(device)[labels]))
-        if w.rank > 0 and w.refer_pooling != "identity":
+        if w.rank > 0:
             loss, count = rank_loss(log_p, referred)
             terms["rank"], ranked = terms["rank"] + loss, ranked + count
         trained = torch.nonzero(target["trained_mask"].to(device)).flatten()
@@ -100,13 +100,8 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
         log_ps, referreds, ids = zip(*readings)
         log_p, referred, ids = torch.cat(log_ps, 1), torch.cat(referreds, 1), torch.cat(ids)
         pooled, referred_identity, rows_of = pool_identities(log_p, referred, ids)
-        if w.refer_pooling == "identity":
-            terms["refer"], pairs = refer_loss(pooled, referred_identity), referred_identity.numel()
-            if w.rank > 0:
-                terms["rank"], ranked = rank_loss(pooled, referred_identity)
-        else:  # "referred": negatives row by row, positives per identity, each weighted by its rows
-            negatives = -((1 - referred) * torch.log(-torch.expm1(log_p))).sum()
-            terms["refer"], pairs = negatives - (referred_identity * pooled * rows_of).sum(), referred.numel()
+        negatives = -((1 - referred) * torch.log(-torch.expm1(log_p))).sum()
+        terms["refer"], pairs = negatives - (referred_identity * pooled * rows_of).sum(), referred.numel()
     divisor = {"objectness": max(prompts, 1), "refer": max(pairs, 1), "mask_focal": max(masked, 1), "dice": max(masked, 1),
                "rank": max(ranked, 1)}
     terms = {k: v / divisor.get(k, 1) for k, v in terms.items()}
