@@ -153,7 +153,8 @@ def _viewsam_ablation(r: dict) -> str:
                        ("row_gate", "Rows gated by their objectness"),
                        ("rank_loss", "Ranking term in the referring loss"),
                        ("counterfactuals", "Counterfactual sentences"),
-                       ("answer_gap", "Answer set cut at its largest drop")):
+                       ("answer_gap", "Answer set cut at its largest drop"),
+                       ("refer_pooling", "Referring taught per identity")):
         if key in r:
             grid = r[key]
             seeds = grid.get("columns", list(grid["training-free"]))
