@@ -13,7 +13,9 @@ cores two one-thread runs side by side do about 1.3 times the work of one run al
 encoder worker, if they keep the encoder in the step: add ``--data.num_workers 0
 --data.encode_in_workers false`` to ``--train-args`` (0.29 s a step each, against 0.32 s each with
 their workers and 0.19 s for one run alone; ``docs/viewsam.md``, Costs). Their figures were a
-two-thread run's to the bit for 8 runs of 10, within a point or two for the others.
+two-thread run's to the bit for 8 runs of 10, within a point or two for the others. The stored runs
+trained with AVX2 kernels: on an AVX-512 machine set ``ATEN_CPU_CAPABILITY=avx2 DNNL_MAX_CPU_ISA=AVX2``
+to compare with them (the table's last column shows each recipe's kernels).
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def _append(out: Path, line: dict) -> None:
 
 def summary(out: Path) -> str:
     """Mean CVRIDF1 / CVRMA per recipe and training seed over the worlds it has every run of (the
-    last line of a run counts), as a markdown table."""
+    last line of a run counts), and the CPU kernels its runs trained with (AVX2 and AVX-512 round
+    differently, and two recipes compared across kernels differ by that too), as a markdown table."""
     last: dict[tuple, dict] = {}
     for line in out.read_text().splitlines():
         r = json.loads(line)
@@ -67,13 +70,14 @@ def summary(out: Path) -> str:
     for (name, row, seed, world), r in last.items():
         groups[(name, row, seed)][world] = r
     worlds = sorted({w for g in groups.values() for w in g})
-    lines = ["| recipe | row | training seed | " + " | ".join(f"world {w}" for w in worlds) + " | mean |",
-             "|---" * (len(worlds) + 4) + "|"]
+    lines = ["| recipe | row | training seed | " + " | ".join(f"world {w}" for w in worlds) + " | mean | kernels |",
+             "|---" * (len(worlds) + 5) + "|"]
     for (name, row, seed), by_world in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0], str(kv[0][2]))):
         cells = [f"{by_world[w]['CVRIDF1']:.2f} / {by_world[w]['CVRMA']:.2f}" if w in by_world else "" for w in worlds]
         mean = "" if len(by_world) < len(worlds) else \
             f"{np.mean([r['CVRIDF1'] for r in by_world.values()]):.2f} / {np.mean([r['CVRMA'] for r in by_world.values()]):.2f}"
-        lines.append(f"| {name} | {row} | {'' if seed is None else seed} | " + " | ".join(cells) + f" | {mean} |")
+        kernels = ", ".join(sorted({r["machine"]["cpu_kernels"] for r in by_world.values() if "machine" in r}))
+        lines.append(f"| {name} | {row} | {'' if seed is None else seed} | " + " | ".join(cells) + f" | {mean} | {kernels} |")
     return "\n".join(lines)
 
 

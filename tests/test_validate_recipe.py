@@ -25,13 +25,15 @@ def test_the_table_gives_each_recipe_and_seed_its_mean_over_complete_worlds(tmp_
         {"name": "training-free", "row": "training-free", "world": 0, "CVRIDF1": 70.0, "CVRMA": 50.0},
         {"name": "training-free", "row": "training-free", "world": 1, "CVRIDF1": 60.0, "CVRMA": 40.0},
         {"name": "cf", "row": "weak", "world": 0, "training_seed": 0, "CVRIDF1": 1.0, "CVRMA": 1.0},  # run again:
-        {"name": "cf", "row": "weak", "world": 0, "training_seed": 0, "CVRIDF1": 72.0, "CVRMA": 52.0},  # this counts
-        {"name": "cf", "row": "weak", "world": 1, "training_seed": 0, "CVRIDF1": 62.0, "CVRMA": 44.0},
+        {"name": "cf", "row": "weak", "world": 0, "training_seed": 0, "CVRIDF1": 72.0, "CVRMA": 52.0,  # this counts
+         "machine": {"cpu_kernels": "AVX2"}},
+        {"name": "cf", "row": "weak", "world": 1, "training_seed": 0, "CVRIDF1": 62.0, "CVRMA": 44.0,
+         "machine": {"cpu_kernels": "AVX512"}},
         {"name": "cf", "row": "weak", "world": 0, "training_seed": 1, "CVRIDF1": 68.0, "CVRMA": 48.0},
     ]
     out.write_text("".join(json.dumps(line) + "\n" for line in lines))
     table = summary(out).splitlines()
-    assert table[0] == "| recipe | row | training seed | world 0 | world 1 | mean |"
-    assert "| cf | weak | 0 | 72.00 / 52.00 | 62.00 / 44.00 | 67.00 / 48.00 |" in table
-    assert "| cf | weak | 1 | 68.00 / 48.00 |  |  |" in table  # world 1 not yet run: no mean
-    assert "| training-free | training-free |  | 70.00 / 50.00 | 60.00 / 40.00 | 65.00 / 45.00 |" in table
+    assert table[0] == "| recipe | row | training seed | world 0 | world 1 | mean | kernels |"
+    assert "| cf | weak | 0 | 72.00 / 52.00 | 62.00 / 44.00 | 67.00 / 48.00 | AVX2, AVX512 |" in table  # mixed: visible
+    assert "| cf | weak | 1 | 68.00 / 48.00 |  |  |  |" in table  # world 1 not yet run: no mean
+    assert "| training-free | training-free |  | 70.00 / 50.00 | 60.00 / 40.00 | 65.00 / 45.00 |  |" in table
