@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss
 
-from crmot.models.viewsam.grounding import MAX_LOG_P, refer_loss
+from crmot.models.viewsam.grounding import MAX_LOG_P, log_not, refer_loss
 
 REFER_POOLINGS = ("row", "referred")
 
@@ -104,7 +104,7 @@ def clip_loss(out: dict[str, torch.Tensor], targets: list[dict], w: LossWeights)
         log_ps, referreds, ids = zip(*readings)
         log_p, referred, ids = torch.cat(log_ps, 1), torch.cat(referreds, 1), torch.cat(ids)
         pooled, referred_identity, rows_of = pool_identities(log_p, referred, ids)
-        negatives = -((1 - referred) * torch.log(-torch.expm1(log_p))).sum()
+        negatives = -((1 - referred) * log_not(log_p)).sum()
         terms["refer"], pairs = negatives - (referred_identity * pooled * rows_of).sum(), referred.numel()
     divisor = {"objectness": max(prompts, 1), "refer": max(pairs, 1), "mask_focal": max(masked, 1), "dice": max(masked, 1),
                "rank": max(ranked, 1)}
@@ -122,9 +122,10 @@ def pool_identities(log_p: torch.Tensor, referred: torch.Tensor, ids: torch.Tens
     and (U,) how many rows each identity has."""
     unique, member = torch.unique(ids, return_inverse=True)
     one_hot = F.one_hot(member, len(unique)).T.bool()  # (U, R)
+    counts = one_hot.sum(1).float()
     rows = log_p[:, None, :].masked_fill(~one_hot[None], float("-inf"))  # (E, U, R)
-    pooled = torch.logsumexp(rows, -1) - torch.log(one_hot.sum(1).float())
-    return pooled.clamp(max=MAX_LOG_P), (referred.float() @ one_hot.T.float() > 0).float(), one_hot.sum(1).float()
+    pooled = torch.logsumexp(rows, -1) - torch.log(counts)
+    return pooled.clamp(max=MAX_LOG_P), (referred.float() @ one_hot.T.float() > 0).float(), counts
 
 
 def rank_loss(log_p: torch.Tensor, referred: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -136,7 +137,7 @@ def rank_loss(log_p: torch.Tensor, referred: torch.Tensor) -> tuple[torch.Tensor
     ranked = target.any(1) & (target.shape[1] > 1)
     if not ranked.any():
         return log_p.sum() * 0.0, 0
-    odds = (log_p - torch.log(-torch.expm1(log_p)))[ranked]
+    odds = (log_p - log_not(log_p))[ranked]
     chosen = target[ranked]
     loss = torch.logsumexp(odds, 1) - torch.logsumexp(odds.masked_fill(~chosen, float("-inf")), 1)
     return loss.sum(), int(ranked.sum())

@@ -42,7 +42,11 @@ class Grounding(nn.Module):
         return (weight[:, :, None] * F.logsigmoid(match)).sum(-1).clamp(max=MAX_LOG_P)
 
 
+def log_not(log_p: torch.Tensor) -> torch.Tensor:
+    """log(1 - p) from log p, exact near p = 1 (log p is at most ``MAX_LOG_P``)."""
+    return torch.log(-torch.expm1(log_p))
+
+
 def refer_loss(log_p: torch.Tensor, referred: torch.Tensor) -> torch.Tensor:
     """Summed binary cross-entropy of log-probabilities against 0/1 targets."""
-    log_not = torch.log(-torch.expm1(log_p))
-    return -(referred * log_p + (1 - referred) * log_not).sum()
+    return -(referred * log_p + (1 - referred) * log_not(log_p)).sum()
