@@ -45,7 +45,8 @@ class LossWeights:
     #: to fit it, while every row of anyone else stays a negative of its own. Pooling the negatives too
     #: failed on validation (docs/viewsam.md, "Referring taught per identity"). "referred" was chosen
     #: on validation worlds 0-4, weak training seeds 0 and 1 (viewsam_ablation.json -> refer_pooling):
-    #: current recipe (row) 62.53 / 45.22, referred 63.77 / 47.10; seed 0 +0.77 / +0.04, seed 1 +1.70 / +3.73
+    #: current recipe (row) 62.53 / 45.22, referred 63.98 / 47.18 (seed sums +1.31, +5.52), both with AVX2
+    #: kernels; with AVX-512 kernels referred gave 63.77 / 47.10
     refer_pooling: str = "referred"
 
 
