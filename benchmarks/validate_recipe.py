@@ -60,12 +60,17 @@ def _append(out: Path, line: dict) -> None:
 
 def summary(out: Path) -> str:
     """Mean CVRIDF1 / CVRMA per recipe and training seed over the worlds it has every run of (the
-    last line of a run counts), and the CPU kernels its runs trained with (AVX2 and AVX-512 round
-    differently, and two recipes compared across kernels differ by that too), as a markdown table."""
+    last line of a run counts; a cell whose earlier lines gave other figures is starred), and the CPU
+    kernels its runs trained with (AVX2 and AVX-512 round differently, and two recipes compared across
+    kernels differ by that too), as a markdown table."""
     last: dict[tuple, dict] = {}
+    remeasured: set[tuple] = set()  # runs whose earlier lines give other figures: the cell says so
     for line in out.read_text().splitlines():
         r = json.loads(line)
-        last[(r["name"], r["row"], r.get("training_seed"), r["world"])] = r
+        key = (r["name"], r["row"], r.get("training_seed"), r["world"])
+        if key in last and (last[key]["CVRIDF1"], last[key]["CVRMA"]) != (r["CVRIDF1"], r["CVRMA"]):
+            remeasured.add(key)
+        last[key] = r
     groups: dict[tuple, dict[int, dict]] = defaultdict(dict)
     for (name, row, seed, world), r in last.items():
         groups[(name, row, seed)][world] = r
@@ -73,11 +78,14 @@ def summary(out: Path) -> str:
     lines = ["| recipe | row | training seed | " + " | ".join(f"world {w}" for w in worlds) + " | mean | kernels |",
              "|---" * (len(worlds) + 5) + "|"]
     for (name, row, seed), by_world in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0], str(kv[0][2]))):
-        cells = [f"{by_world[w]['CVRIDF1']:.2f} / {by_world[w]['CVRMA']:.2f}" if w in by_world else "" for w in worlds]
+        star = {w: " *" if (name, row, seed, w) in remeasured else "" for w in by_world}
+        cells = [f"{by_world[w]['CVRIDF1']:.2f} / {by_world[w]['CVRMA']:.2f}{star[w]}" if w in by_world else "" for w in worlds]
         mean = "" if len(by_world) < len(worlds) else \
             f"{np.mean([r['CVRIDF1'] for r in by_world.values()]):.2f} / {np.mean([r['CVRMA'] for r in by_world.values()]):.2f}"
         kernels = ", ".join(sorted({r["machine"]["cpu_kernels"] for r in by_world.values() if "machine" in r}))
         lines.append(f"| {name} | {row} | {'' if seed is None else seed} | " + " | ".join(cells) + f" | {mean} | {kernels} |")
+    if remeasured:
+        lines.append("\n\\* trained or answered again with other figures than an earlier line's; the last line counts")
     return "\n".join(lines)
 
 
