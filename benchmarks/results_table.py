@@ -40,16 +40,16 @@ def _machine(result: dict) -> str:
     return f"{m.get('cpu')}, {m.get('cores')} cores, GPU {m.get('gpu') or 'none'}"
 
 
-def _accuracy(r: dict) -> str:
+def _accuracy(r: dict, title: str = "Accuracy of record") -> str:
     """The table, and which rows an earlier run (another commit, maybe another machine) measured."""
     kept = "".join(f"\n\nRow `{row}` kept from commit {commit}." for row, commit in r.get("rows_kept_from", {}).items())
     note = f"\n\n{r['note']}" if "note" in r else ""
-    return "## Accuracy of record (CVRIDF1 / CVRMA)\n\n" + markdown_table(r) + kept + note
+    return f"## {title} (CVRIDF1 / CVRMA)\n\n" + markdown_table(r) + kept + note
 
 
 def _accuracy_interim(r: dict) -> str:
     """Part of a record being trained again (the worlds done so far), beside the full one it will replace."""
-    return "## Accuracy of record, interim (CVRIDF1 / CVRMA)\n\n" + markdown_table(r) + f"\n\n{r['note']}"
+    return _accuracy(r, "Accuracy of record, interim")
 
 
 def _pseudolabels(r: dict) -> str:
